@@ -652,20 +652,22 @@ def parse_task_attributes(
 
 def _read_text(path: str | Path) -> str:
     p = Path(path)
+
+    def fail(reason: str) -> MetadataError:
+        return MetadataError(f"{p}: {reason}", [Problem("", reason)])
+
     try:
         raw = p.read_bytes()
     except FileNotFoundError:
-        raise MetadataError(f"{p}: no such file", [Problem("", f"{p}: no such file")]) from None
+        raise fail("no such file") from None
     except IsADirectoryError:
-        raise MetadataError(f"{p} is a directory, not a file", [Problem("", f"{p} is a directory, not a file")]) from None
+        raise fail("is a directory, not a file") from None
     except OSError as exc:
-        msg = f"cannot read {p}: {exc.strerror or exc}"
-        raise MetadataError(msg, [Problem("", msg)]) from None
+        raise fail(f"cannot read: {exc.strerror or exc}") from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        msg = f"{p} is not UTF-8 text ({exc.reason} at byte {exc.start})"
-        raise MetadataError(msg, [Problem("", msg)]) from None
+        raise fail(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def _form_fields(text: str) -> dict[str, str] | None:
@@ -731,19 +733,28 @@ class ValidationResult:
         return out
 
 
-def validate_file(path: str | Path, *, reservation_sids: Iterable[str] = ()) -> ValidationResult:
+def validate_file(
+    path: str | Path, *, reservation_sids: Iterable[str] = (), text: str | bytes | None = None
+) -> ValidationResult:
     """Check one task-attributes file as ``antiphon validate`` does.
 
     A VoiceRecording entry is required. Of ``reservation_sids``, the first that
     the file's ``reservation_attributes`` names is used (a single SID is always
-    used, so a wrong one is noted).
+    used, so a wrong one is noted). With ``text`` the file is not read and
+    ``path`` only names it (e.g. ``<stdin>``).
     """
     sids = list(reservation_sids)
     name = str(path)
-    try:
-        text = _read_text(path)
-    except MetadataError as exc:
-        return ValidationResult(name, None, exc.problems)
+    if text is None:
+        try:
+            text = _read_text(path)
+        except MetadataError as exc:
+            return ValidationResult(name, None, exc.problems)
+    elif isinstance(text, (bytes, bytearray)):
+        try:
+            text = bytes(text).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            return ValidationResult(name, None, [Problem("", f"not UTF-8 text ({exc.reason} at byte {exc.start})")])
     form = _form_fields(text)
     form_sid = None
     if form is not None:
