@@ -9,19 +9,36 @@ exactly predictable.
 
 from __future__ import annotations
 
+import math
+import numbers
+from bisect import bisect_left, bisect_right
 from typing import Iterable, Iterator, Sequence
 
-__all__ = ["Timeline", "Interval"]
+from .errors import AntiphonError
+
+__all__ = ["Timeline", "Interval", "TimelineError"]
 
 Interval = tuple[float, float]
+
+
+class TimelineError(AntiphonError, ValueError):
+    """An interval that cannot be on a timeline (end before start, not a finite number).
+
+    It is a :class:`ValueError` too, so callers that catch ``ValueError`` keep working.
+    """
 
 
 def _normalise(intervals: Iterable[Sequence[float]]) -> tuple[Interval, ...]:
     items = []
     for iv in intervals:
-        start, end = float(iv[0]), float(iv[1])
+        try:
+            start, end = float(iv[0]), float(iv[1])
+        except (TypeError, ValueError, IndexError) as exc:
+            raise TimelineError(f"an interval must be a (start, end) pair of seconds, got {iv!r}") from exc
+        if not (math.isfinite(start) and math.isfinite(end)):
+            raise TimelineError(f"interval ends must be finite numbers of seconds: [{start}, {end}]")
         if end < start:
-            raise ValueError(f"interval ends before it starts: [{start}, {end}]")
+            raise TimelineError(f"interval ends before it starts: [{start}, {end}]")
         if end > start:
             items.append((start, end))
     items.sort()
@@ -38,10 +55,27 @@ def _normalise(intervals: Iterable[Sequence[float]]) -> tuple[Interval, ...]:
 class Timeline:
     """A set of speech intervals in seconds; overlapping input is merged."""
 
-    __slots__ = ("_ivs",)
+    __slots__ = ("_ivs", "_starts")
 
     def __init__(self, intervals: Iterable[Sequence[float]] = ()):
-        self._ivs = _normalise(intervals)
+        if isinstance(intervals, Timeline):
+            self._ivs = intervals._ivs
+        else:
+            self._ivs = _normalise(intervals)
+        self._starts: list[float] | None = None
+
+    @classmethod
+    def _from_sorted(cls, ivs: Sequence[Interval]) -> "Timeline":
+        """Build from intervals already sorted, disjoint, non-touching and non-empty."""
+        tl = cls.__new__(cls)
+        tl._ivs = tuple(ivs)
+        tl._starts = None
+        return tl
+
+    def _start_index(self) -> list[float]:
+        if self._starts is None:
+            self._starts = [s for s, _ in self._ivs]
+        return self._starts
 
     # -- container protocol -------------------------------------------------
     def __iter__(self) -> Iterator[Interval]:
@@ -110,8 +144,55 @@ class Timeline:
     __and__ = intersection
 
     def crop(self, start: float, end: float) -> "Timeline":
-        """The part of this timeline inside the window ``[start, end)``."""
-        return self & Timeline([(start, end)]) if end > start else Timeline()
+        """The part of this timeline inside the window ``[start, end)``.
+
+        Intervals crossing a window edge are clipped to it; an empty window
+        (``end <= start``) gives an empty timeline.
+        """
+        if not end > start:
+            return Timeline()
+        ivs = self._ivs
+        # first interval that may end after ``start``: the one before the first start > start
+        i = max(bisect_right(self._start_index(), start) - 1, 0)
+        out: list[Interval] = []
+        for s, e in ivs[i:]:
+            if s >= end:
+                break
+            s2, e2 = max(s, start), min(e, end)
+            if e2 > s2:
+                out.append((s2, e2))
+        return Timeline._from_sorted(out)
+
+    def overlapping(self, start: float, end: float) -> list[Interval]:
+        """The whole intervals that share some time with ``[start, end)`` (not clipped)."""
+        if not end > start:
+            return []
+        i = max(bisect_right(self._start_index(), start) - 1, 0)
+        out = []
+        for s, e in self._ivs[i:]:
+            if s >= end:
+                break
+            if e > start:
+                out.append((s, e))
+        return out
+
+    def interval_at(self, t: float) -> Interval | None:
+        """The interval containing time ``t`` (``start <= t < end``), or None."""
+        i = bisect_right(self._start_index(), t) - 1
+        if i >= 0 and t < self._ivs[i][1]:
+            return self._ivs[i]
+        return None
+
+    def __contains__(self, t: object) -> bool:
+        """``t in timeline``: is time ``t`` (seconds) covered?"""
+        if not isinstance(t, numbers.Real):
+            return False
+        return self.interval_at(float(t)) is not None
+
+    def starts_at(self, t: float) -> bool:
+        """Does an interval start exactly at ``t``?"""
+        i = bisect_left(self._start_index(), t)
+        return i < len(self._ivs) and self._ivs[i][0] == t
 
     def gaps(self, start: float | None = None, end: float | None = None) -> "Timeline":
         """The complement inside ``[start, end)`` (default: this timeline's extent)."""
@@ -159,4 +240,9 @@ class Timeline:
         return Timeline(iv for iv in self._ivs if iv[1] - iv[0] >= min_duration)
 
     def shift(self, offset: float) -> "Timeline":
+        """Every interval moved by ``offset`` seconds (negative moves earlier)."""
         return Timeline((s + offset, e + offset) for s, e in self._ivs)
+
+    def durations(self) -> list[float]:
+        """The length of each interval, in order."""
+        return [e - s for s, e in self._ivs]

@@ -1,0 +1,542 @@
+"""Conversation metrics of a two-party call from its speech timelines.
+
+Given when the customer speaks and when the agent speaks (two
+:class:`~antiphon.timeline.Timeline` objects, seconds on the recording's
+timeline) and a window of that recording, :func:`compute_metrics` measures
+talk, crosstalk and silence (names follow Twilio Flex Insights), the longest
+monologues and silences, dead air, interruptions, turns and response latency.
+
+Every definition, with a drawn example, is in ``docs/metrics.md``. In short,
+with C = customer speech, A = agent speech and W = the window:
+
+* ``customer_talk_time`` = \\|C ∩ W\\|, ``agent_talk_time`` = \\|A ∩ W\\|,
+  ``talk_time`` = \\|(C ∪ A) ∩ W\\|, ``crosstalk_time`` = \\|C ∩ A ∩ W\\|,
+  ``silence_time`` = \\|W\\| − ``talk_time``.
+* Speech outside the window is clipped away before anything is measured, so
+  the metrics of a window equal the metrics of the timelines cropped to it.
+
+>>> from antiphon.timeline import Timeline
+>>> m = compute_metrics(Timeline([(2, 6)]), Timeline([(0, 2.5), (7, 10)]), (0, 10))
+>>> m["talk_time"], m["crosstalk_time"], m["silence_time"]
+(9.5, 0.5, 0.5)
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Iterable, Sequence
+
+from .errors import AntiphonError, Problem
+from .timeline import Interval, Timeline
+
+__all__ = [
+    "METRICS_VERSION",
+    "SCALAR_METRICS",
+    "MetricOptions",
+    "MetricsError",
+    "compute_metrics",
+    "format_metrics",
+]
+
+#: Bumped whenever a key's meaning changes, so stored results can be told apart.
+METRICS_VERSION = 1
+
+PARTIES = ("customer", "agent")
+
+
+class MetricsError(AntiphonError, ValueError):
+    """A window or an option that metrics cannot be computed with."""
+
+
+@dataclass
+class MetricOptions:
+    """How speech is grouped into utterances, turns and events.
+
+    All values are seconds (``edge_silences`` is a flag). The defaults suit
+    telephone conversations measured by a voice-activity detector.
+    """
+
+    #: A party's own pauses shorter than this are bridged: the speech on both
+    #: sides is one utterance, one monologue, one turn.
+    turn_gap: float = 1.0
+    #: A party's utterances shorter than this that fall inside the other
+    #: party's utterance ("mm-hm", "okay") are backchannels: they do not break
+    #: the other's monologue, do not take a turn and are never interruptions.
+    backchannel: float = 1.0
+    #: Silences at least this long are listed in ``silences`` (dead air).
+    long_silence: float = 5.0
+    #: An interruption needs at least this much crosstalk; shorter overlaps are
+    #: the normal early start of a reply at the end of the other's sentence.
+    min_overlap: float = 0.5
+    #: Whether the silence before the first speech and after the last speech
+    #: of the window count as dead air and as "silence before" a party. They
+    #: are always part of ``silence_time`` and reported as ``leading_silence``
+    #: and ``trailing_silence``.
+    edge_silences: bool = False
+
+    def __post_init__(self) -> None:
+        problems = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "edge_silences":
+                if not isinstance(value, bool):
+                    problems.append(Problem(f.name, f"{f.name} must be true or false, got {value!r}"))
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                problems.append(Problem(f.name, f"{f.name} must be a number of seconds, got {value!r}"))
+            elif not math.isfinite(value) or value < 0:
+                problems.append(Problem(f.name, f"{f.name} must be a finite number of seconds >= 0, got {value!r}"))
+        if problems:
+            raise MetricsError("invalid metric options", problems)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> "MetricOptions":
+        """Options from a mapping (a config file, an API request); unknown keys are errors."""
+        data = dict(data or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise MetricsError(
+                "unknown metric options: " + ", ".join(unknown),
+                [Problem(k, f"{k} is not a metric option (known: {', '.join(sorted(known))})") for k in unknown],
+            )
+        return cls(**data)
+
+
+#: Every top-level scalar key of :func:`compute_metrics`'s result, in order,
+#: with its unit: ``"s"`` seconds, ``"%"`` percent, ``"count"`` or ``"version"``.
+#: Values are numbers, or ``null`` where a ratio or a median is undefined.
+SCALAR_METRICS: dict[str, str] = {
+    "metrics_version": "version",
+    "window_start": "s",
+    "window_end": "s",
+    "duration": "s",
+    "talk_time": "s",
+    "customer_talk_time": "s",
+    "agent_talk_time": "s",
+    "crosstalk_time": "s",
+    "silence_time": "s",
+    "talk_pct": "%",
+    "customer_talk_pct": "%",
+    "agent_talk_pct": "%",
+    "crosstalk_pct": "%",
+    "silence_pct": "%",
+    "customer_talk_share_pct": "%",
+    "agent_talk_share_pct": "%",
+    "longest_talk_by_customer": "s",
+    "longest_talk_by_agent": "s",
+    "longest_silence_before_customer": "s",
+    "longest_silence_before_agent": "s",
+    "leading_silence": "s",
+    "trailing_silence": "s",
+    "long_silence_count": "count",
+    "long_silence_time": "s",
+    "long_silence_pct": "%",
+    "interruption_count": "count",
+    "interruptions_by_customer": "count",
+    "interruptions_by_agent": "count",
+    "interruption_time": "s",
+    "interruption_time_by_customer": "s",
+    "interruption_time_by_agent": "s",
+    "turns": "count",
+    "customer_turns": "count",
+    "agent_turns": "count",
+    "customer_response_latency": "s",
+    "agent_response_latency": "s",
+    "customer_responses": "count",
+    "agent_responses": "count",
+}
+
+
+# -- small helpers -------------------------------------------------------------
+
+
+def _ms(x: float) -> float:
+    """Round seconds to milliseconds (and never return -0.0)."""
+    return round(x, 3) + 0.0
+
+
+def _pct(part: float, whole: float) -> float | None:
+    return round(100.0 * part / whole, 2) + 0.0 if whole > 0 else None
+
+
+def _as_timeline(value: Any, name: str) -> Timeline:
+    if isinstance(value, Timeline):
+        return value
+    if value is None:
+        return Timeline()
+    try:
+        return Timeline(value)
+    except AntiphonError as exc:
+        raise MetricsError(f"{name} speech is not a timeline: {exc.message}", [Problem(name, exc.message)]) from exc
+    except TypeError as exc:
+        raise MetricsError(
+            f"{name} speech must be a Timeline or a list of (start, end) pairs",
+            [Problem(name, f"{name} must be a Timeline or a list of (start, end) pairs, got {type(value).__name__}")],
+        ) from exc
+
+
+def _window(window: Any) -> tuple[float, float]:
+    try:
+        start, end = window
+        start, end = float(start), float(end)
+    except (TypeError, ValueError) as exc:
+        raise MetricsError(
+            f"window must be a (start, end) pair of seconds, got {window!r}",
+            [Problem("window", "must be a (start, end) pair of seconds")],
+        ) from exc
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise MetricsError(f"window ends must be finite numbers of seconds, got ({start}, {end})", [Problem("window", "ends must be finite")])
+    if start < 0:
+        raise MetricsError(f"window starts before the recording: {start} s", [Problem("window", "start must be >= 0")])
+    if end < start:
+        raise MetricsError(f"window ends before it starts: ({start}, {end})", [Problem("window", "end must be >= start")])
+    return start, end
+
+
+def _overlaps_any(iv: Interval, spans: Timeline) -> bool:
+    return bool(spans.overlapping(iv[0], iv[1]))
+
+
+def _pieces_trimmed(spans: Timeline, speech: Timeline) -> list[Interval]:
+    """Each span shrunk to the extent of ``speech`` inside it (spans with none dropped)."""
+    out = []
+    for s, e in spans:
+        inside = speech.crop(s, e)
+        if inside:
+            ext = inside.extent()
+            out.append(ext)
+    return out
+
+
+def _instance(iv: Interval | None) -> dict | None:
+    if iv is None:
+        return None
+    return {"start": _ms(iv[0]), "end": _ms(iv[1]), "duration": _ms(iv[1] - iv[0])}
+
+
+# -- the conversation model ----------------------------------------------------
+
+
+@dataclass
+class _Party:
+    speech: Timeline  # raw speech inside the window
+    utterances: list[Interval]  # own pauses < turn_gap bridged
+    backchannels: list[Interval]  # short utterances inside the other's floor
+    talk: Timeline  # speech that is not a backchannel
+    talk_utterances: list[Interval]  # utterances that are not backchannels
+    floor: list[Interval]  # floor spans: talk with own pauses and the other's backchannels bridged
+
+
+def _model(C: Timeline, A: Timeline, o: MetricOptions) -> dict[str, _Party]:
+    speech = {"customer": C, "agent": A}
+    other = {"customer": "agent", "agent": "customer"}
+    utts = {p: list(speech[p].support(o.turn_gap)) for p in PARTIES}
+    short = {p: [u for u in utts[p] if u[1] - u[0] < o.backchannel] for p in PARTIES}
+
+    # Preliminary floors: a party's speech bridged over its own short pauses and
+    # over every short utterance of the other party, trimmed to its own speech.
+    floor0 = {
+        p: Timeline(_pieces_trimmed((speech[p] | Timeline(short[other[p]])).support(o.turn_gap), speech[p]))
+        for p in PARTIES
+    }
+    # A short utterance is a backchannel when it falls inside the other's floor.
+    bc = {p: [u for u in short[p] if _overlaps_any(u, floor0[other[p]])] for p in PARTIES}
+
+    parties = {}
+    for p in PARTIES:
+        bcset = set(bc[p])
+        talk_utts = [u for u in utts[p] if u not in bcset]
+        talk = speech[p] & Timeline(talk_utts)
+        bridged = (talk | Timeline(bc[other[p]])).support(o.turn_gap)
+        floor = _pieces_trimmed(bridged, talk)
+        parties[p] = _Party(speech[p], utts[p], bc[p], talk, talk_utts, floor)
+    return parties
+
+
+def _monologues(me: _Party, them: _Party) -> list[Interval]:
+    """A party's floor spans, split wherever the other party really talks."""
+    breaks = Timeline(them.talk_utterances)
+    pieces = Timeline(me.floor) - breaks if breaks else Timeline(me.floor)
+    return _pieces_trimmed(pieces, me.talk)
+
+
+def _turns(parties: dict[str, _Party]) -> tuple[list[tuple[str, float, float]], dict[str, list[float]]]:
+    """Turns in order as (party, start, end) and each party's response latencies.
+
+    Floor spans of both parties are walked in start order; consecutive spans
+    of one party are one turn. A span of the other party that starts and ends
+    inside the current turn (talking over it without taking the floor) does
+    not start a turn. A new turn's latency is its start minus the previous
+    turn's end; overlapping hand-overs (negative) are not responses after a gap.
+    """
+    events = sorted(
+        [(s, e, p) for p in PARTIES for s, e in parties[p].floor],
+        key=lambda x: (x[0], x[1]),
+    )
+    turns: list[list] = []
+    latencies: dict[str, list[float]] = {p: [] for p in PARTIES}
+    for s, e, p in events:
+        if turns and turns[-1][0] == p:
+            turns[-1][2] = max(turns[-1][2], e)
+            continue
+        if turns and e <= turns[-1][2]:
+            continue  # talked over the current turn and stopped first
+        if turns:
+            gap = s - turns[-1][2]
+            if gap >= 0:
+                latencies[p].append(gap)
+        turns.append([p, s, e])
+    return [tuple(t) for t in turns], latencies
+
+
+def _interruptions(parties: dict[str, _Party], crosstalk: Timeline, o: MetricOptions) -> list[dict]:
+    out = []
+    for p, q in (("customer", "agent"), ("agent", "customer")):
+        floor_q = Timeline(parties[q].floor)
+        for us, ue in parties[p].talk_utterances:
+            if ue - us < o.backchannel:
+                continue
+            held = floor_q.interval_at(us)
+            if held is None or not held[0] < us:
+                continue  # the other was not mid-utterance (or both started together)
+            span_end = min(ue, held[1])
+            both = crosstalk.crop(us, span_end)
+            overlap = both.duration()
+            if overlap <= 0 or overlap < o.min_overlap:
+                continue
+            out.append(
+                {
+                    "start": _ms(us),
+                    "end": _ms(both.extent()[1]),
+                    "overlap": _ms(overlap),
+                    "interrupter": p,
+                    "interrupted": q,
+                }
+            )
+    out.sort(key=lambda d: (d["start"], d["interrupter"]))
+    return out
+
+
+# -- the public function -------------------------------------------------------
+
+
+def compute_metrics(
+    customer: Timeline | Iterable[Sequence[float]],
+    agent: Timeline | Iterable[Sequence[float]],
+    window: tuple[float, float],
+    options: MetricOptions | None = None,
+) -> dict:
+    """Measure one window of a two-party call.
+
+    ``customer`` and ``agent`` are the speech timelines of the two channels
+    (a :class:`Timeline` or a list of ``(start, end)`` pairs), in seconds on
+    the recording's timeline. ``window`` is ``(start, end)`` on that same
+    timeline: the whole recording or one segment of it. Speech outside the
+    window is ignored.
+
+    Returns a JSON-able dict: the flat scalar metrics listed in
+    :data:`SCALAR_METRICS` (seconds rounded to milliseconds, percentages to
+    two decimals, ``None`` where undefined), then ``silences``,
+    ``interruptions`` and ``longest`` with absolute recording times, and the
+    ``options`` used. Raises :class:`MetricsError` for a bad window or options.
+    """
+    if options is None:
+        options = MetricOptions()
+    elif not isinstance(options, MetricOptions):
+        raise MetricsError(f"options must be MetricOptions, got {type(options).__name__}")
+    o = options
+    w0, w1 = _window(window)
+    C = _as_timeline(customer, "customer").crop(w0, w1)
+    A = _as_timeline(agent, "agent").crop(w0, w1)
+    duration = w1 - w0
+
+    talk = C | A
+    crosstalk = C & A
+    talk_time = talk.duration()
+    c_time, a_time = C.duration(), A.duration()
+
+    # -- silence ----------------------------------------------------------------
+    silence = talk.gaps(w0, w1)
+    ext = talk.extent()
+    if ext is None:
+        leading, trailing = duration, 0.0
+    else:
+        leading, trailing = ext[0] - w0, w1 - ext[1]
+    edge: list[Interval] = []
+    interior: list[Interval] = []
+    for s, e in silence:
+        (edge if ext is None or s == w0 and leading > 0 or e == w1 and trailing > 0 else interior).append((s, e))
+    candidates = sorted(interior + edge) if o.edge_silences else interior
+    long_silences = [iv for iv in candidates if iv[1] - iv[0] >= o.long_silence]
+
+    speech = {"customer": C, "agent": A}
+    before: dict[str, Interval | None] = {}
+    for p in PARTIES:
+        best = None
+        for s, e in candidates:
+            if speech[p].starts_at(e) and (best is None or e - s > best[1] - best[0]):
+                best = (s, e)
+        before[p] = best
+
+    # -- utterances, monologues, turns, interruptions --------------------------
+    parties = _model(C, A, o)
+    longest: dict[str, Interval | None] = {}
+    for p, q in (("customer", "agent"), ("agent", "customer")):
+        monos = _monologues(parties[p], parties[q])
+        longest[p] = max(monos, key=lambda iv: (iv[1] - iv[0], -iv[0])) if monos else None
+    turns, latencies = _turns(parties)
+    interruptions = _interruptions(parties, crosstalk, o)
+
+    def by(p: str) -> list[dict]:
+        return [i for i in interruptions if i["interrupter"] == p]
+
+    def span(iv: Interval | None) -> float:
+        return _ms(iv[1] - iv[0]) if iv else 0.0
+
+    def median(xs: list[float]) -> float | None:
+        return _ms(statistics.median(xs)) if xs else None
+
+    r_duration, r_talk = _ms(duration), _ms(talk_time)
+    r_silence = _ms(r_duration - r_talk)  # so that talk + silence = duration exactly
+    long_time = sum(e - s for s, e in long_silences)
+
+    m: dict[str, Any] = {
+        "metrics_version": METRICS_VERSION,
+        "window_start": _ms(w0),
+        "window_end": _ms(w1),
+        "duration": r_duration,
+        "talk_time": r_talk,
+        "customer_talk_time": _ms(c_time),
+        "agent_talk_time": _ms(a_time),
+        "crosstalk_time": _ms(crosstalk.duration()),
+        "silence_time": r_silence,
+        "talk_pct": _pct(talk_time, duration),
+        "customer_talk_pct": _pct(c_time, duration),
+        "agent_talk_pct": _pct(a_time, duration),
+        "crosstalk_pct": _pct(crosstalk.duration(), duration),
+        "silence_pct": _pct(duration - talk_time, duration),
+        "customer_talk_share_pct": _pct(c_time, c_time + a_time),
+        "agent_talk_share_pct": _pct(a_time, c_time + a_time),
+        "longest_talk_by_customer": span(longest["customer"]),
+        "longest_talk_by_agent": span(longest["agent"]),
+        "longest_silence_before_customer": span(before["customer"]),
+        "longest_silence_before_agent": span(before["agent"]),
+        "leading_silence": _ms(leading),
+        "trailing_silence": _ms(trailing),
+        "long_silence_count": len(long_silences),
+        "long_silence_time": _ms(long_time),
+        "long_silence_pct": _pct(long_time, duration),
+        "interruption_count": len(interruptions),
+        "interruptions_by_customer": len(by("customer")),
+        "interruptions_by_agent": len(by("agent")),
+        "interruption_time": _ms(sum(i["overlap"] for i in interruptions)),
+        "interruption_time_by_customer": _ms(sum(i["overlap"] for i in by("customer"))),
+        "interruption_time_by_agent": _ms(sum(i["overlap"] for i in by("agent"))),
+        "turns": len(turns),
+        "customer_turns": sum(1 for t in turns if t[0] == "customer"),
+        "agent_turns": sum(1 for t in turns if t[0] == "agent"),
+        "customer_response_latency": median(latencies["customer"]),
+        "agent_response_latency": median(latencies["agent"]),
+        "customer_responses": len(latencies["customer"]),
+        "agent_responses": len(latencies["agent"]),
+        "silences": [_instance(iv) for iv in long_silences],
+        "interruptions": interruptions,
+        "longest": {
+            "talk_by_customer": _instance(longest["customer"]),
+            "talk_by_agent": _instance(longest["agent"]),
+            "silence_before_customer": _instance(before["customer"]),
+            "silence_before_agent": _instance(before["agent"]),
+        },
+        "options": o.to_dict(),
+    }
+    return m
+
+
+# -- text summary --------------------------------------------------------------
+
+_PCT_OF_WINDOW = {
+    "talk_time": "talk_pct",
+    "customer_talk_time": "customer_talk_pct",
+    "agent_talk_time": "agent_talk_pct",
+    "crosstalk_time": "crosstalk_pct",
+    "silence_time": "silence_pct",
+    "long_silence_time": "long_silence_pct",
+}
+_SHOWN_ELSEWHERE = set(_PCT_OF_WINDOW.values()) | {
+    "metrics_version",
+    "window_start",
+    "window_end",
+    "customer_talk_share_pct",
+    "agent_talk_share_pct",
+}
+
+
+def _fmt_seconds(v: float) -> str:
+    return f"{v:.2f} s"
+
+
+def format_metrics(metrics: dict) -> str:
+    """A compact aligned text table of a :func:`compute_metrics` result.
+
+    One line per scalar metric: the name, the value (seconds with two
+    decimals, counts as integers, ``-`` when undefined) and, for the times
+    that are parts of the window, their percentage of it. Talk times also
+    show each party's share of all talk. Long silences and interruptions are
+    listed below the table. Keys missing from ``metrics`` are skipped, so a
+    stored, partial result can be printed too.
+
+    >>> from antiphon.timeline import Timeline
+    >>> m = compute_metrics(Timeline([(2, 6)]), Timeline([(0, 2.5), (7, 10)]), (0, 10))
+    >>> print(format_metrics(m).splitlines()[2])
+    talk_time                          9.50 s   95.0 %
+    """
+    lines = []
+    ws, we = metrics.get("window_start"), metrics.get("window_end")
+    if ws is not None and we is not None:
+        lines.append(f"window {ws:.2f}-{we:.2f} s")
+    rows: list[tuple[str, str, str]] = []
+    for key, unit in SCALAR_METRICS.items():
+        if key in _SHOWN_ELSEWHERE or key not in metrics:
+            continue
+        value = metrics[key]
+        if value is None:
+            text = "-"
+        elif unit == "count":
+            text = str(int(value))
+        elif unit == "%":
+            text = f"{value:.1f} %"
+        else:
+            text = _fmt_seconds(value)
+        extra = ""
+        pct_key = _PCT_OF_WINDOW.get(key)
+        if pct_key and metrics.get(pct_key) is not None:
+            extra = f"{metrics[pct_key]:5.1f} %"
+        share_key = {"customer_talk_time": "customer_talk_share_pct", "agent_talk_time": "agent_talk_share_pct"}.get(key)
+        if share_key and metrics.get(share_key) is not None:
+            extra += f"  ({metrics[share_key]:.1f} % of talk)"
+        rows.append((key, text, extra))
+    if rows:
+        name_w = max(len(r[0]) for r in rows)
+        val_w = max(len(r[1]) for r in rows)
+        for name, text, extra in rows:
+            lines.append(f"{name:<{name_w}}  {text:>{val_w}}  {extra}".rstrip())
+    silences = metrics.get("silences") or []
+    if silences:
+        lines.append("long silences:")
+        for s in silences:
+            lines.append(f"  {s['start']:.2f}-{s['end']:.2f} s  ({s['duration']:.2f} s)")
+    interruptions = metrics.get("interruptions") or []
+    if interruptions:
+        lines.append("interruptions:")
+        for i in interruptions:
+            lines.append(
+                f"  {i['start']:.2f}-{i['end']:.2f} s  {i['interrupter']} over {i['interrupted']}"
+                f"  ({i['overlap']:.2f} s overlap)"
+            )
+    return "\n".join(lines)
