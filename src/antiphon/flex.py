@@ -329,7 +329,7 @@ def _url_problem(url: str, path: str) -> str | None:
 def _parse_media_entry(entry: Any, path: str, problems: list[Problem]) -> Media | None:
     if not isinstance(entry, dict):
         problems.append(Problem(
-            path, f"{path} must be an object with url, type, start_time and channels (got {type(entry).__name__})"
+            path, f"{path} must be an object with url, type, start_time and channels (got {_json_kind(entry)})"
         ))
         return None
     start = len(problems)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.parse
@@ -589,3 +590,16 @@ def test_cli_real_subprocess(flex_dir):
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1
     assert json.loads(bad.stdout)["errors"][0]["path"] == "media[0].start_time"
+
+
+# ---------------------------------------------------------------------- docs
+
+
+def test_docs_python_examples_run_and_print_what_they_say(capsys):
+    doc = Path(__file__).resolve().parents[2] / "docs" / "flex.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
+    assert len(blocks) >= 2
+    for block in blocks:
+        expected = [line[2:] for line in block.splitlines() if line.startswith("# ")]
+        exec(compile(block, str(doc), "exec"), {})
+        assert capsys.readouterr().out.splitlines() == expected
