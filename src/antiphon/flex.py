@@ -73,8 +73,9 @@ AGENT_CHANNEL_NAMES = ("others", "agent", "worker")
 _EXAMPLE_CHANNELS = '["customer", "others"]'
 _EXAMPLE_TIME = '"2026-11-02T15:04:05Z" or 1793631845000'
 _TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
-_DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}")
+_DATE_ONLY = re.compile(r"(19|20)\d{2}-?\d{2}-?\d{2}")
 _NUMERIC = re.compile(r"[+-]?\d+(\.\d+)?")
+_ISO_LIKE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
 # Epoch milliseconds below this are before 1973-03-03: almost surely seconds.
 _MIN_EPOCH_MS = 100_000_000_000
 #: Segment ends within this many seconds past the recording are clipped
@@ -102,17 +103,20 @@ def _time_or_error(value: Any, path: str) -> datetime:
         templates = _TEMPLATE.findall(text)
         if templates:
             raise _TimeError(_template_message(path, templates[0]))
-        if _NUMERIC.fullmatch(text):
-            return _from_epoch_ms(float(text), path, value)
         if _DATE_ONLY.fullmatch(text):
             raise _TimeError(
                 f"{path} {json.dumps(value)} is a date without a time of day: "
-                f'use e.g. "{text[:10]}T15:04:05Z"'
+                f'use e.g. "2026-11-02T15:04:05Z"'
             )
+        if _NUMERIC.fullmatch(text):
+            return _from_epoch_ms(float(text), path, value)
+        reason = ""
         try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
+            parsed = datetime.fromisoformat(text.upper())  # RFC 3339 allows "t" and "z"
+        except ValueError as exc:
             parsed = None
+            if _ISO_LIKE.match(text):
+                reason = f" ({exc})"
         if parsed is None:
             try:  # RFC 2822, as Twilio's REST API and status callbacks write it
                 parsed = email.utils.parsedate_to_datetime(text)
@@ -121,7 +125,7 @@ def _time_or_error(value: Any, path: str) -> datetime:
         if parsed is None:
             raise _TimeError(
                 f"{path} is neither ISO 8601 nor epoch milliseconds (nor an RFC 2822 date): "
-                f"got {json.dumps(value)}; use e.g. {_EXAMPLE_TIME}"
+                f"got {json.dumps(value)}{reason}; use e.g. {_EXAMPLE_TIME}"
             )
         if parsed.tzinfo is None:  # no offset given: Twilio times are UTC
             parsed = parsed.replace(tzinfo=timezone.utc)
@@ -417,7 +421,7 @@ def _parse_media_entry(entry: Any, path: str, problems: list[Problem]) -> Media 
 
 def _parse_media_list(value: Any, path: str, entry_prefix: str, problems: list[Problem]) -> list[Media]:
     if not isinstance(value, list):
-        shown = "a string" if isinstance(value, str) else f"a {type(value).__name__}"
+        shown = _json_kind(value)
         problems.append(Problem(
             path,
             f"{path} must be a list of media objects, e.g. [{{\"url\": ..., \"type\": \"VoiceRecording\", "
@@ -838,12 +842,18 @@ def segment_windows(
     wholly outside the recording, or ending before it starts, gets
     ``window=None`` and a note instead of an error.
     """
-    rec_start = _time_or_error(recording_start, "recording_start")
-    duration = None if recording_duration is None else float(recording_duration)
+    rec_start = parse_time(recording_start, field="recording_start")
+    try:
+        duration = None if recording_duration is None else float(recording_duration)
+    except (TypeError, ValueError):
+        duration = -1.0
+    if duration is not None and not (math.isfinite(duration) and duration >= 0):
+        msg = f"recording_duration must be a number of seconds >= 0, not {recording_duration!r}"
+        raise MetadataError(msg, [Problem("recording_duration", msg)])
     out: list[SegmentWindow] = []
-    for seg in segments:
-        start_t = _time_or_error(seg.start, "segment.start")
-        end_t = _time_or_error(seg.end, "segment.end") if seg.end is not None else None
+    for i, seg in enumerate(segments):
+        start_t = parse_time(seg.start, field=f"segments[{i}].start")
+        end_t = parse_time(seg.end, field=f"segments[{i}].end") if seg.end is not None else None
         begin = (start_t - rec_start).total_seconds()
         end = (end_t - rec_start).total_seconds() if end_t is not None else None
 

@@ -172,6 +172,8 @@ def test_invalid_dir_is_not_empty(flex_dir):
         ("2026-11-02T10:04:05-05:00", T0),
         ("2026-11-02T15:04:05", T0),  # no offset: UTC
         ("2026-11-02 15:04:05Z", T0),
+        ("2026-11-02t15:04:05z", T0),
+        ("2026-11-02T15:04:05.000+0000", T0),
         (1793631845000, T0),
         (1793631845250, T0 + timedelta(milliseconds=250)),
         (1793631845000.0, T0),
@@ -196,6 +198,8 @@ def test_parse_time_formats(value, expected):
         (None, "is empty"),
         (True, "must be a time"),
         ("2026-11-02", "date without a time of day"),
+        ("20261102", "date without a time of day"),
+        ("2026-13-02T15:04:05Z", "(month must be in 1..12)"),
         (1793631845, "looks like epoch seconds"),
         ("{{widgets.rec.StartTime}}", "unrendered template ({{widgets.rec.StartTime}})"),
         ([2026], "neither ISO 8601 nor epoch milliseconds"),
@@ -476,6 +480,17 @@ def test_segment_end_clipped_to_duration():
     assert far.window == (50.0, 100.0) and "30 s after the recording ended" in far.note
     near = segment_windows(T0, 100.0, [seg(at(50), at(100.6))])[0]  # rounding of whole seconds
     assert near.window == (50.0, 100.0) and near.note is None
+
+
+def test_segment_windows_accepts_any_time_format_and_rejects_bad_input():
+    ws = segment_windows("2026-11-02T15:04:05Z", "90", [seg("1793631875000", "Mon, 02 Nov 2026 15:05:05 +0000")])
+    assert ws[0].window == (30.0, 60.0)
+    with pytest.raises(MetadataError, match=r"segments\[0\]\.start is neither ISO 8601"):
+        segment_windows(T0, None, [seg("yesterday", None)])
+    with pytest.raises(MetadataError, match="recording_duration must be a number of seconds"):
+        segment_windows(T0, -1, [])
+    with pytest.raises(MetadataError, match="recording_duration must be a number of seconds"):
+        segment_windows(T0, "long", [])
 
 
 def test_open_segment():
