@@ -46,12 +46,14 @@ __all__ = [
     "Segment",
     "SegmentWindow",
     "TaskAttributes",
+    "TwilioRecording",
     "ValidationResult",
     "channel_roles",
     "load_conversation",
     "load_task_attributes",
     "parse_channels",
     "parse_conversation",
+    "parse_recording",
     "parse_task_attributes",
     "parse_time",
     "segment_windows",
@@ -777,6 +779,141 @@ def validate_file(
     except MetadataError as exc:
         return ValidationResult(name, None, exc.problems)
     return ValidationResult(name, attrs, [])
+
+
+# ---------------------------------------------------------------- recordings
+
+
+@dataclass
+class TwilioRecording:
+    """A Twilio Recording, from the REST resource or a RecordingStatusCallback.
+
+    ``media`` is the equivalent ``VoiceRecording`` media entry (default
+    channel order ``customer, others``); ``duration`` is in seconds.
+    """
+
+    sid: str | None
+    call_sid: str | None
+    url: str
+    start_time: datetime
+    duration: float | None
+    channels: int | None
+    status: str | None
+    source: str | None
+    raw: dict = field(default_factory=dict)
+
+    @property
+    def media(self) -> Media:
+        return Media(url=self.url, type=VOICE_RECORDING, start_time=self.start_time,
+                     channels=DEFAULT_CHANNELS, raw=self.raw, path="recording")
+
+    def to_dict(self) -> dict:
+        return {
+            "sid": self.sid, "call_sid": self.call_sid, "url": self.url,
+            "start_time": format_time(self.start_time), "duration": self.duration,
+            "channels": self.channels, "status": self.status, "source": self.source,
+        }
+
+
+# callback field -> REST field
+_RECORDING_FIELDS = {
+    "RecordingSid": "sid",
+    "CallSid": "call_sid",
+    "RecordingStartTime": "start_time",
+    "RecordingDuration": "duration",
+    "RecordingChannels": "channels",
+    "RecordingStatus": "status",
+    "RecordingSource": "source",
+}
+
+
+def parse_recording(data: Any) -> TwilioRecording:
+    """Parse a Twilio Recording: the REST resource (JSON, ``start_time`` in RFC
+    2822) or a RecordingStatusCallback body (a dict of its form fields, or the
+    form-encoded text). Raises :class:`MetadataError` listing every problem,
+    including a recording that is not dual-channel or not ``completed``.
+    """
+    if isinstance(data, (bytes, bytearray)):
+        data = bytes(data).decode("utf-8-sig", errors="replace")
+    if isinstance(data, str):
+        text = data.strip()
+        if text.startswith("{"):
+            obj, problems = _decode(text, "recording")
+            if obj is None:
+                raise MetadataError(_summary("invalid recording", problems), problems)
+            data = obj
+        else:
+            data = dict(urllib.parse.parse_qsl(text, keep_blank_values=True))
+    if not isinstance(data, dict):
+        p = Problem("", f"recording must be a JSON object or callback fields, not {_json_kind(data)}")
+        raise MetadataError(_summary("invalid recording", [p]), [p])
+
+    callback = any(k in data for k in _RECORDING_FIELDS)
+    names = {v: (k if callback else v) for k, v in _RECORDING_FIELDS.items()}
+    get = lambda key: data.get(names[key])  # noqa: E731
+    problems: list[Problem] = []
+
+    if callback:
+        url_key, url = "RecordingUrl", data.get("RecordingUrl")
+    elif data.get("media_url"):
+        url_key, url = "media_url", data.get("media_url")
+    else:
+        url_key, url = "uri", data.get("uri")
+        if isinstance(url, str) and url.startswith("/"):
+            url = "https://api.twilio.com" + re.sub(r"\.json$", "", url)
+    if not isinstance(url, str) or not url:
+        what = url_key if callback else "media_url (or uri)"
+        problems.append(Problem(url_key, f"{what} is required: the recording's URL"))
+        url = ""
+    else:
+        msg = _url_problem(url, url_key)
+        if msg:
+            problems.append(Problem(url_key, msg))
+
+    start_time = None
+    if get("start_time") in (None, ""):
+        problems.append(Problem(names["start_time"], f"{names['start_time']} is required (offsets into the "
+                                "recording cannot be computed without it)"))
+    else:
+        try:
+            start_time = _time_or_error(get("start_time"), names["start_time"])
+        except _TimeError as exc:
+            problems.append(Problem(names["start_time"], str(exc)))
+
+    def number(key: str) -> float | None:
+        value = get(key)
+        if value in (None, ""):
+            return None
+        try:
+            out = float(value)
+            if math.isfinite(out) and out >= 0 and not isinstance(value, bool):
+                return out
+        except (TypeError, ValueError):
+            pass
+        problems.append(Problem(names[key], f"{names[key]} must be a number >= 0, not {json.dumps(value)}"))
+        return None
+
+    duration = number("duration")
+    channels_f = number("channels")
+    channels = int(channels_f) if channels_f is not None else None
+    if channels is not None and channels != 2:
+        problems.append(Problem(
+            names["channels"],
+            f"{names['channels']} is {channels}: Antiphon needs a dual-channel recording (customer and agent "
+            "on separate channels); turn on dual-channel recording (recordingChannels \"dual\")",
+        ))
+    status = get("status")
+    if status not in (None, "", "completed"):
+        problems.append(Problem(
+            names["status"], f"{names['status']} is {json.dumps(status)}: only completed recordings can be analysed"
+        ))
+    if problems:
+        raise MetadataError(_summary("invalid recording", problems), problems)
+    assert start_time is not None
+    return TwilioRecording(
+        sid=get("sid") or None, call_sid=get("call_sid") or None, url=url, start_time=start_time,
+        duration=duration, channels=channels, status=status or None, source=get("source") or None, raw=data,
+    )
 
 
 # ------------------------------------------------------------------ segments

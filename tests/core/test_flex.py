@@ -27,6 +27,7 @@ from antiphon.flex import (
     parse_conversation,
     parse_task_attributes,
     parse_time,
+    parse_recording,
     segment_windows,
     validate_file,
     validate_task_attributes,
@@ -133,6 +134,33 @@ def test_rfc2822_from_recording_resource_and_callback(flex_dir):
     assert parse_time(resource["start_time"]) == T0
     form = dict(urllib.parse.parse_qsl((flex_dir / "recording_status_callback.form").read_text().strip()))
     assert parse_time(form["RecordingStartTime"]) == T0
+
+
+@pytest.mark.parametrize("name", ["recording_resource.json", "recording_status_callback.form"])
+def test_parse_recording_resource_and_callback(flex_dir, name):
+    rec = parse_recording((flex_dir / name).read_text())
+    assert rec.sid == "RE7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d"
+    assert rec.call_sid == "CA1f0c6b2e8d4a4e9b9c3d2a1b0c9d8e7f"
+    assert rec.start_time == T0 and rec.duration == 276.0 and rec.channels == 2
+    assert rec.url.endswith("/Recordings/RE7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d")
+    assert rec.media.is_recording and rec.media.start_time == T0
+    # the task's media and the recording agree on where the call starts
+    ta = load_task_attributes(flex_dir / "task_inbound_native.json")
+    assert ta.recording.url == rec.url and ta.recording.start_time == rec.start_time
+
+
+def test_parse_recording_problems():
+    with pytest.raises(MetadataError) as info:
+        parse_recording({"RecordingSid": "RE1", "RecordingChannels": "1", "RecordingStatus": "absent",
+                         "RecordingStartTime": "x", "RecordingDuration": "-3"})
+    assert [p.path for p in info.value.problems] == [
+        "RecordingUrl", "RecordingStartTime", "RecordingDuration", "RecordingChannels", "RecordingStatus"]
+    assert "dual-channel" in info.value.message and "only completed recordings" in info.value.message
+    with pytest.raises(MetadataError, match=r"media_url \(or uri\) is required"):
+        parse_recording({"sid": "RE1", "start_time": "Mon, 02 Nov 2026 15:04:05 +0000"})
+    rest = parse_recording({"uri": "/2010-04-01/Accounts/AC1/Recordings/RE1.json",
+                            "start_time": "Mon, 02 Nov 2026 15:04:05 +0000", "duration": "12"})
+    assert rest.url == "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1"
 
 
 def _invalid_cases():
