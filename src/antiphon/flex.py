@@ -401,7 +401,7 @@ def _parse_media_entry(entry: Any, path: str, problems: list[Problem]) -> Media 
             except _TimeError as exc:
                 problems.append(Problem(f"{path}.start_time", str(exc)))
 
-    channels: tuple[str, ...] = DEFAULT_CHANNELS
+    channels: tuple[str, ...] = DEFAULT_CHANNELS if is_recording else ()
     if "channels" in entry and "channels" not in templated:
         names, chan_problems = _channel_problems(entry["channels"], f"{path}.channels")
         if is_recording:

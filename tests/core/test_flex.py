@@ -380,6 +380,7 @@ def test_other_flex_media_types_are_kept_but_not_used():
         media(),
     ))
     assert [m.type for m in ta.media] == ["Referenced", "VoiceRecording"]
+    assert ta.media[0].channels == () and "roles" not in ta.media[0].to_dict()
     assert ta.recording.path == "media[1]"
 
 
