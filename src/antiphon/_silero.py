@@ -1,0 +1,51 @@
+"""Silero VAD v6 through onnxruntime, for short spans (private).
+
+The bundled model (``models/silero_vad_v6.onnx``, MIT, see
+``models/LICENSE.silero-vad``) takes 16 kHz audio in 32 ms chunks with 4 ms
+of left context, runs its encoder over all chunks of a span in one batch and
+carries its LSTM state through them, giving one speech probability per 32 ms.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+
+from .errors import MissingDependency
+
+RATE = 16000
+CHUNK = 512
+CONTEXT = 64
+MODEL = Path(__file__).with_name("models") / "silero_vad_v6.onnx"
+
+
+@functools.lru_cache(maxsize=1)
+def _session():
+    try:
+        import onnxruntime
+    except ImportError:  # pragma: no cover - a core dependency
+        raise MissingDependency("the neural speech check (onnxruntime)", "core") from None
+    opts = onnxruntime.SessionOptions()
+    opts.inter_op_num_threads = 1
+    opts.intra_op_num_threads = 1
+    opts.enable_cpu_mem_arena = False
+    opts.log_severity_level = 4
+    return onnxruntime.InferenceSession(str(MODEL), providers=["CPUExecutionProvider"], sess_options=opts)
+
+
+def speech_probs(audio: np.ndarray) -> np.ndarray:
+    """Speech probability per 32 ms chunk of a 16 kHz mono float32 signal."""
+    audio = np.asarray(audio, dtype=np.float32).ravel()
+    if not len(audio):
+        return np.zeros(0, np.float32)
+    audio = np.pad(audio, (0, (-len(audio)) % CHUNK))
+    chunks = audio.reshape(-1, CHUNK)
+    context = np.zeros((len(chunks), CONTEXT), np.float32)
+    context[1:] = chunks[:-1, -CONTEXT:]
+    batch = np.ascontiguousarray(np.concatenate([context, chunks], axis=1))
+    h = np.zeros((1, 1, 128), np.float32)
+    c = np.zeros((1, 1, 128), np.float32)
+    out, _, _ = _session().run(None, {"input": batch, "h": h, "c": c})
+    return np.asarray(out, dtype=np.float32).ravel()
