@@ -110,9 +110,7 @@ def _resolve_roles(channels, media) -> tuple[str, str]:
     from . import flex
 
     if channels is not None:
-        if isinstance(channels, (tuple, list)) and len(channels) == 2 and set(channels) == set(PARTIES):
-            return (channels[0], channels[1])
-        return flex.parse_channels(channels)
+        return flex.channel_roles(flex.parse_channels(channels, field="--channels"))
     if media is not None:
         return media.roles()
     return ("customer", "agent")

@@ -30,7 +30,8 @@ def handle_errors(func):
             else:
                 click.echo(f"error: {exc.message}", err=True)
                 for p in exc.problems:
-                    click.echo(f"  - {p}", err=True)
+                    if str(p) not in exc.message:  # some messages already list their problems
+                        click.echo(f"  - {p}", err=True)
             sys.exit(2)
 
     return wrapper

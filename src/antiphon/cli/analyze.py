@@ -50,7 +50,8 @@ def analyze(recordings, as_json, channels, task, conversation, long_silence, do_
             else:
                 click.echo(f"error: {result.message}", err=True)
                 for p in result.problems:
-                    click.echo(f"  - {p}", err=True)
+                    if str(p) not in result.message:
+                        click.echo(f"  - {p}", err=True)
             continue
         if as_json:
             emit_json(result.to_dict())
