@@ -18,7 +18,7 @@ with C = customer speech, A = agent speech and W = the window:
 >>> from antiphon.timeline import Timeline
 >>> m = compute_metrics(Timeline([(2, 6)]), Timeline([(0, 2.5), (7, 10)]), (0, 10))
 >>> m["talk_time"], m["crosstalk_time"], m["silence_time"]
-(9.5, 0.5, 0.5)
+(9.0, 0.5, 1.0)
 """
 
 from __future__ import annotations
@@ -260,39 +260,56 @@ def _model(C: Timeline, A: Timeline, o: MetricOptions) -> dict[str, _Party]:
 
 
 def _monologues(me: _Party, them: _Party) -> list[Interval]:
-    """A party's floor spans, split wherever the other party really talks."""
-    breaks = Timeline(them.talk_utterances)
-    pieces = Timeline(me.floor) - breaks if breaks else Timeline(me.floor)
+    """A party's floor spans, cut wherever the other party really talks while it is silent.
+
+    The other's talk over this party's speech does not cut the monologue
+    (this party kept talking); the other's talk inside this party's pause does.
+    """
+    cuts = them.talk - me.speech
+    pieces = Timeline(me.floor) - cuts if cuts else Timeline(me.floor)
     return _pieces_trimmed(pieces, me.talk)
 
 
-def _turns(parties: dict[str, _Party]) -> tuple[list[tuple[str, float, float]], dict[str, list[float]]]:
-    """Turns in order as (party, start, end) and each party's response latencies.
+def _turns(parties: dict[str, _Party]) -> tuple[list[str], dict[str, list[float]]]:
+    """Who took each turn, in order, and each party's response latencies.
 
     Floor spans of both parties are walked in start order; consecutive spans
-    of one party are one turn. A span of the other party that starts and ends
-    inside the current turn (talking over it without taking the floor) does
-    not start a turn. A new turn's latency is its start minus the previous
-    turn's end; overlapping hand-overs (negative) are not responses after a gap.
+    of one party are one turn. A span of the other party that ends inside the
+    current turn (talking over it without taking the floor) does not start a
+    turn. A new turn's latency is its start minus the previous turn's end;
+    overlapping hand-overs (negative) are not responses after a gap. When
+    both parties have the very same span (a duplicated mono channel, say),
+    both take a turn at once.
     """
     events = sorted(
         [(s, e, p) for p in PARTIES for s, e in parties[p].floor],
-        key=lambda x: (x[0], x[1]),
+        key=lambda x: (x[0], -x[1], x[2]),
     )
-    turns: list[list] = []
+    turns: list[str] = []
     latencies: dict[str, list[float]] = {p: [] for p in PARTIES}
-    for s, e, p in events:
-        if turns and turns[-1][0] == p:
-            turns[-1][2] = max(turns[-1][2], e)
-            continue
-        if turns and e <= turns[-1][2]:
-            continue  # talked over the current turn and stopped first
-        if turns:
-            gap = s - turns[-1][2]
-            if gap >= 0:
-                latencies[p].append(gap)
-        turns.append([p, s, e])
-    return [tuple(t) for t in turns], latencies
+    holders: set[str] = set()  # who holds the current turn
+    cur_end = -math.inf
+    i = 0
+    while i < len(events):
+        s, e, _ = events[i]
+        group = [p for (s2, e2, p) in events[i : i + 2] if (s2, e2) == (s, e)]
+        i += len(group)
+        new, extended = [], []
+        for p in group:
+            if p in holders:
+                extended.append(p)
+            elif holders and e <= cur_end:
+                continue  # talked over the current turn and stopped first
+            else:
+                new.append(p)
+        for p in new:
+            if holders and s - cur_end >= 0:
+                latencies[p].append(s - cur_end)
+            turns.append(p)
+        if new or extended:
+            holders = set(new) | set(extended)
+            cur_end = max(cur_end, e) if extended else e
+    return turns, latencies
 
 
 def _interruptions(parties: dict[str, _Party], crosstalk: Timeline, o: MetricOptions) -> list[dict]:
@@ -439,8 +456,8 @@ def compute_metrics(
         "interruption_time_by_customer": _ms(sum(i["overlap"] for i in by("customer"))),
         "interruption_time_by_agent": _ms(sum(i["overlap"] for i in by("agent"))),
         "turns": len(turns),
-        "customer_turns": sum(1 for t in turns if t[0] == "customer"),
-        "agent_turns": sum(1 for t in turns if t[0] == "agent"),
+        "customer_turns": turns.count("customer"),
+        "agent_turns": turns.count("agent"),
         "customer_response_latency": median(latencies["customer"]),
         "agent_response_latency": median(latencies["agent"]),
         "customer_responses": len(latencies["customer"]),
@@ -494,7 +511,7 @@ def format_metrics(metrics: dict) -> str:
     >>> from antiphon.timeline import Timeline
     >>> m = compute_metrics(Timeline([(2, 6)]), Timeline([(0, 2.5), (7, 10)]), (0, 10))
     >>> print(format_metrics(m).splitlines()[2])
-    talk_time                          9.50 s   95.0 %
+    talk_time                         9.00 s   90.0 %
     """
     lines = []
     ws, we = metrics.get("window_start"), metrics.get("window_end")
@@ -519,7 +536,7 @@ def format_metrics(metrics: dict) -> str:
             extra = f"{metrics[pct_key]:5.1f} %"
         share_key = {"customer_talk_time": "customer_talk_share_pct", "agent_talk_time": "agent_talk_share_pct"}.get(key)
         if share_key and metrics.get(share_key) is not None:
-            extra += f"  ({metrics[share_key]:.1f} % of talk)"
+            extra += f"  (share {metrics[share_key]:.1f} %)"
         rows.append((key, text, extra))
     if rows:
         name_w = max(len(r[0]) for r in rows)
