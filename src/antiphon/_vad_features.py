@@ -3,8 +3,8 @@
 Audio arrives in blocks of any length at :data:`RATE`; every 20 ms hop of
 every channel gets one row of features, exactly as if the whole recording had
 been framed at once (state carries across blocks, so block size never changes
-a value). Features are kept as compact float32 arrays: 12 bytes per channel
-per hop, about 17 MB for a four-hour stereo call.
+a value). Features are kept as compact float32 arrays: 16 bytes per channel
+per hop, about 23 MB for a four-hour stereo call.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ _norm = float(np.sum(_window) ** 2 / 4.0)
 _wac = np.correlate(_window, _window, mode="full")[WIN - 1 :]
 _wac = (_wac / _wac[0]).astype(np.float32)
 _pitch = slice(*PITCH_LAGS)
+_band_freqs = _bins[_band]
+_DTMF_ROWS = np.array([697.0, 770.0, 852.0, 941.0])
+_DTMF_COLS = np.array([1209.0, 1336.0, 1477.0, 1633.0])
 
 
 class FeatureStream:
@@ -38,6 +41,11 @@ class FeatureStream:
     ``voicing`` - peak of the normalised autocorrelation at pitch lags
       (80-400 Hz) of the band-limited signal: near 1 for voiced speech,
       low for noise, breath and clicks;
+    ``purity`` - share of band energy within two bins of the two strongest
+      spectral peaks: 1.0 for DTMF and call-progress tones (narrow-band
+      speech reaches it too in some hops, so it is judged per utterance);
+    ``dtmf`` - the hop is a DTMF digit (a pure pair, one row and one column
+      tone, as a touch-tone detector decides);
     ``persist`` - cosine similarity of this hop's band spectrum with the one
       :data:`LAG` hops earlier (sustained notes and tones stay near 1).
     """
@@ -50,6 +58,8 @@ class FeatureStream:
         self._level: list[np.ndarray] = []
         self._voicing: list[np.ndarray] = []
         self._persist: list[np.ndarray] = []
+        self._purity: list[np.ndarray] = []
+        self._dtmf: list[np.ndarray] = []
         self.samples = 0
 
     def feed(self, block: np.ndarray) -> None:
@@ -90,6 +100,26 @@ class FeatureStream:
         ac = np.fft.irfft(full, n=NFFT, axis=-1)[..., : PITCH_LAGS[1]]
         r = ac[..., _pitch] / np.maximum(ac[..., :1], 1e-30) / _wac[_pitch]
         voicing = np.where(total > 0, r.max(axis=-1), 0.0)
+        # Two-tone purity: share of band energy within +-2 bins of the two
+        # strongest peaks (DTMF, ringback, dial and fax tones are ~1.0).
+        cs = np.concatenate([np.zeros(power.shape[:-1] + (1,), power.dtype), np.cumsum(power, axis=-1)], axis=-1)
+        nb = power.shape[-1]
+        i1 = power.argmax(axis=-1)
+        lo1, hi1 = np.clip(i1 - 2, 0, nb), np.clip(i1 + 3, 0, nb)
+        e1 = np.take_along_axis(cs, hi1[..., None], -1)[..., 0] - np.take_along_axis(cs, lo1[..., None], -1)[..., 0]
+        bins = np.arange(nb)
+        rest = np.where((bins >= lo1[..., None]) & (bins < hi1[..., None]), 0.0, power)
+        i2 = rest.argmax(axis=-1)
+        lo2, hi2 = np.clip(i2 - 2, 0, nb), np.clip(i2 + 3, 0, nb)
+        cr = np.concatenate([np.zeros(rest.shape[:-1] + (1,), rest.dtype), np.cumsum(rest, axis=-1)], axis=-1)
+        e2 = np.take_along_axis(cr, hi2[..., None], -1)[..., 0] - np.take_along_axis(cr, lo2[..., None], -1)[..., 0]
+        purity = np.where(total > 0, (e1 + e2) / np.maximum(total, 1e-30), 0.0)
+        # DTMF: a pure pair with one peak on a row and one on a column tone.
+        f1, f2 = _band_freqs[i1], _band_freqs[i2]
+        lo, hi = np.minimum(f1, f2), np.maximum(f1, f2)
+        dtmf = ((purity >= 0.95)
+                & (np.abs(lo[..., None] - _DTMF_ROWS).min(axis=-1) <= 20.0)
+                & (np.abs(hi[..., None] - _DTMF_COLS).min(axis=-1) <= 20.0))
         mag = np.sqrt(power)
         allmag = np.concatenate([self._prev, mag])
         a, b = allmag[LAG:], allmag[:-LAG]
@@ -99,6 +129,8 @@ class FeatureStream:
         self._prev = allmag[-LAG:].copy()
         self._level.append(level.astype(np.float32))
         self._voicing.append(voicing.astype(np.float32))
+        self._purity.append(purity.astype(np.float32))
+        self._dtmf.append(dtmf)
         self._persist.append(persist.astype(np.float32))
         self._buf = self._buf[n * HOP :].copy()
 
@@ -107,4 +139,5 @@ class FeatureStream:
         def cat(parts):
             return np.concatenate(parts) if parts else np.zeros((0, self.channels), np.float32)
 
-        return {"level": cat(self._level), "voicing": cat(self._voicing), "persist": cat(self._persist)}
+        return {"level": cat(self._level), "voicing": cat(self._voicing), "persist": cat(self._persist),
+                "purity": cat(self._purity), "dtmf": cat(self._dtmf).astype(bool)}

@@ -38,12 +38,13 @@ import numpy as np
 from . import _silero
 from . import _vad_features as F
 from .audio import AudioInfo, ChannelSimilarity, iter_blocks, probe
-from .errors import MissingDependency
+from .errors import AntiphonError, MissingDependency, Problem
 from .timeline import Timeline
 
 __all__ = ["VadOptions", "VoiceActivity", "detect_speech", "speech_from_features"]
 
-HOP_S = F.HOP / F.RATE  # 0.01 s
+HOP_S = F.HOP / F.RATE  # 0.02 s
+BLEED_WINDOW = 0.1  # s either side over which levels are compared as peaks
 
 
 @dataclass
@@ -77,7 +78,7 @@ class VadOptions:
     snr_db: float = 8.0
     #: Hops more than this below the channel's loud speech (its 95th
     #: percentile level) are never speech: distant talkers, residual noise.
-    dynamic_range_db: float = 50.0
+    dynamic_range_db: float = 30.0
     #: The noise floor is the lowest 10th-percentile level of 1 s chunks
     #: within this many seconds either side (minimum statistics), so it
     #: follows line noise that changes during a call.
@@ -111,19 +112,32 @@ class VadOptions:
     verify: bool = True
     verify_voiced: float = 0.2
     verify_threshold: float = 0.5
+    #: Utterances where more than this share of hops are two-tone pure
+    #: (two spectral peaks hold 99 % of the energy: DTMF, ringback, dial,
+    #: busy and fax tones) also get the neural check.
+    verify_tonal: float = 0.3
     #: Streaming block length (s); results do not depend on it.
     block_seconds: float = 30.0
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.threshold < 1.0:
-            raise ValueError("VadOptions.threshold must be between 0 and 1")
-        for name in ("min_speech", "min_silence", "padding", "bleed_delay", "smoothing", "tone_window"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"VadOptions.{name} must be >= 0 seconds")
+        problems = []
+        for name in ("threshold", "tone_persistence", "tone_fraction", "voicing_threshold",
+                     "verify_voiced", "verify_threshold", "verify_tonal"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                problems.append(f"VadOptions.{name} must be between 0 and 1 (got {value})")
+        for name in ("min_speech", "min_silence", "padding", "bleed_delay", "smoothing", "tone_window",
+                     "min_voiced", "snr_db", "dynamic_range_db"):
+            value = getattr(self, name)
+            if value < 0:
+                problems.append(f"VadOptions.{name} must be >= 0 (got {value})")
         if self.aggressiveness not in (0, 1, 2, 3):
-            raise ValueError("VadOptions.aggressiveness must be 0, 1, 2 or 3")
-        if self.noise_window <= 0 or self.block_seconds <= 0:
-            raise ValueError("VadOptions.noise_window and block_seconds must be > 0")
+            problems.append(f"VadOptions.aggressiveness must be 0, 1, 2 or 3 (got {self.aggressiveness})")
+        for name in ("noise_window", "block_seconds"):
+            if getattr(self, name) <= 0:
+                problems.append(f"VadOptions.{name} must be > 0 seconds (got {getattr(self, name)})")
+        if problems:
+            raise AntiphonError("; ".join(problems), [Problem(p.split(" ", 1)[0], p) for p in problems])
 
 
 @dataclass
@@ -244,7 +258,8 @@ class _SpanVerifier:
         p = _silero.speech_probs(x)
         skip = int((start - a) * _silero.RATE // _silero.CHUNK)
         p = p[skip:] if len(p) > skip else p
-        return float(p.max()) if len(p) else 0.0
+        # the second-highest chunk: one stray 32 ms chunk is not speech
+        return float(np.sort(p)[-2]) if len(p) > 1 else 0.0
 
 
 # -- decision stage on per-hop arrays ------------------------------------------
@@ -343,25 +358,32 @@ def speech_from_features(arrays: dict, opts: VadOptions, duration: float | None 
     if opts.reject_tones:
         steady = (persist > opts.tone_persistence).astype(np.float32)
         tonal = _moving_mean(steady, max(1, int(round(opts.tone_window / HOP_S)))) > opts.tone_fraction
+        tonal |= arrays["dtmf"]
         tonal &= loud
     else:
         tonal = np.zeros_like(loud)
 
     # Bleed: quieter than the other channel (searched over the echo delay)
     # by the margin while the other channel is active.
+    # Levels are compared as local peaks (+-0.1 s): a bleed copy stays the
+    # margin below its source all the time, while a real talker's own
+    # syllables reach levels comparable to the other party's within 0.1 s.
     delay = max(0, int(round(opts.bleed_delay / HOP_S)))
+    w = max(1, int(round(BLEED_WINDOW / HOP_S)))
     bleed = np.zeros_like(loud)
     for c in range(chans):
         o = 1 - c
         other = np.where(loud[:, o], level[:, o], F.FLOOR_DB)
-        other = _moving_max(other, delay, 1)
-        bleed[:, c] = loud[:, c] & (level[:, c] < other - opts.bleed_margin_db)
+        other_peak = _moving_max(other, delay + w, w)
+        own_peak = _moving_max(level[:, c], w, w)
+        bleed[:, c] = loud[:, c] & (own_peak < other_peak - opts.bleed_margin_db)
 
     evidence = loud & ~bleed & ~tonal
     if opts.use_model:
         evidence &= model
     voiced = evidence & (arrays["voicing"] >= opts.voicing_threshold)
     strong = evidence & (arrays["voicing"] >= 0.9)
+    pure = evidence & (arrays["purity"] >= 0.99)
     need_voiced = max(1, int(round(opts.min_voiced / HOP_S)))
     width = max(1, int(round(opts.smoothing / HOP_S)))
     prob = _moving_mean(evidence.astype(np.float32), width)
@@ -383,12 +405,15 @@ def speech_from_features(arrays: dict, opts: VadOptions, duration: float | None 
                 merged.append([int(a), int(b)])
         vc = np.concatenate([[0], np.cumsum(voiced[:, c])])
         sc = np.concatenate([[0], np.cumsum(strong[:, c])])
+        pc = np.concatenate([[0], np.cumsum(pure[:, c])])
         ivs = []
         checked = rejected = 0.0
         for a, b in merged:
             if b - a < keep or vc[b] - vc[a] < need_voiced:
                 continue
-            if verify is not None and (sc[b] - sc[a]) < opts.verify_voiced * (b - a):
+            ambiguous = ((sc[b] - sc[a]) < opts.verify_voiced * (b - a)
+                         or (pc[b] - pc[a]) > opts.verify_tonal * (b - a))
+            if verify is not None and ambiguous:
                 checked += (b - a) * HOP_S
                 if verify(c, a * HOP_S, b * HOP_S) < opts.verify_threshold:
                     rejected += (b - a) * HOP_S
