@@ -110,7 +110,7 @@ class MixOptions:
     block_seconds: float = 10.0
     max_offset: float = 30.0
     align_seconds: float = 90.0
-    min_confidence: float = 0.3
+    min_confidence: float = 0.35
     warn_confidence: float = 0.5
     bleed_delay: float = 0.0
     bleed_in: str = "agent"
@@ -191,7 +191,9 @@ class MixResult:
     ``confidence`` come from automatic alignment (``None`` when start times
     were given): ``correlation`` is the plain normalised cross-correlation of
     the two legs at that offset (small, since bleed is quiet), ``confidence``
-    how far the correlation peak stands above the next one (0-1).
+    the share of the legs' 4-second chunks whose own correlation peak agrees
+    with that offset (0-1). On the reference calls a -25 dB bleed scores 0.45-0.65 and legs
+    with no bleed at most 0.22.
     """
 
     path: Path
