@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse
 
 from .fixture_data import LONG_SILENCE, conversations
 
@@ -53,9 +55,6 @@ def fixture_conversations(support_call):
 
 def basic_auth_app(source, media_dir: Path, *, peaks_cache_dir: Path):
     """A small app like the service: every request needs HTTP Basic auth."""
-    from fastapi import FastAPI, Request
-    from fastapi.responses import FileResponse, JSONResponse
-
     from antiphon.web import WebConfig, mount
 
     app = FastAPI()

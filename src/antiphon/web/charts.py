@@ -10,7 +10,7 @@ from __future__ import annotations
 from html import escape
 from typing import Mapping, Sequence
 
-_FONT = 'font-family="system-ui, sans-serif" font-size="12"'
+_FONT = 'font-family="system-ui, sans-serif" font-size="13"'
 _uid = 0
 
 
@@ -32,15 +32,15 @@ def _fmt(v: float | None, unit: str) -> str:
 
 def hbar(title: str, rows: Sequence[Mapping], label_key: str, series: Sequence[tuple[str, str, str]],
          *, unit: str = "", max_value: float | None = None, stacked: bool = False,
-         width: int = 560, bar_height: int = 18, max_rows: int = 25) -> str:
+         width: int = 620, bar_height: int = 20, max_rows: int = 25) -> str:
     """Horizontal bars, one row per group.
 
     ``series``: ``(key, label, css colour)``. ``stacked=True`` stacks the series
     (talk shares); else they are drawn side by side within a row.
     """
     rows = list(rows)[:max_rows]
-    label_w = 150
-    value_w = 70
+    label_w = 130
+    value_w = 80
     plot_w = width - label_w - value_w - 10
     per_row = bar_height if stacked else bar_height * len(series) // max(1, len(series)) * len(series)
     row_h = per_row + 10
@@ -63,7 +63,7 @@ def hbar(title: str, rows: Sequence[Mapping], label_key: str, series: Sequence[t
     for k, lab, colour in series:  # legend
         out.append(f'<rect x="{x}" y="4" width="12" height="12" fill="{colour}"/>'
                    f'<text x="{x + 16}" y="14" fill="currentColor">{escape(lab)}</text>')
-        x += 24 + 7 * len(lab)
+        x += 30 + 8 * len(lab)
     if not rows:
         out.append(f'<text x="{label_w}" y="{legend_h + 14}" fill="currentColor">No data in this range</text>')
     for i, r in enumerate(rows):
@@ -80,9 +80,9 @@ def hbar(title: str, rows: Sequence[Mapping], label_key: str, series: Sequence[t
                 out.append(f'<rect x="{xx:.1f}" y="{y0}" width="{max(0.0, w):.1f}" height="{bar_height}" fill="{colour}">'
                            f'<title>{escape(label)} · {escape(lab)}: {_fmt(v, unit)}</title></rect>')
                 xx += w
-            first = series[0][0]
+            vals = " / ".join("–" if r.get(k) is None else f"{float(r.get(k)):.0f}" for k, _, _ in series)
             out.append(f'<text x="{label_w + plot_w + 6}" y="{y0 + bar_height / 2 + 4:.1f}" fill="currentColor">'
-                       f'{_fmt(r.get(first), unit)}</text>')
+                       f'{vals}{unit if unit == "%" else ""}</text>')
         else:
             bh = bar_height // len(series) if len(series) > 1 else bar_height
             for j, (k, lab, colour) in enumerate(series):
@@ -91,14 +91,14 @@ def hbar(title: str, rows: Sequence[Mapping], label_key: str, series: Sequence[t
                 yy = y0 + j * bh
                 out.append(f'<rect x="{label_w}" y="{yy}" width="{max(0.0, w):.1f}" height="{bh - 1}" fill="{colour}">'
                            f'<title>{escape(label)} · {escape(lab)}: {_fmt(v, unit)}</title></rect>')
-                out.append(f'<text x="{label_w + w + 4:.1f}" y="{yy + bh - 4}" font-size="10" fill="currentColor">'
+                out.append(f'<text x="{label_w + w + 4:.1f}" y="{yy + bh - 4}" font-size="11" fill="currentColor">'
                            f'{_fmt(v, unit)}</text>')
     out.append("</svg>")
     return "".join(out)
 
 
 def columns(title: str, points: Sequence[tuple[str, float]], *, colour: str = "#1f5fbf", unit: str = "",
-            width: int = 560, height: int = 180) -> str:
+            width: int = 620, height: int = 200) -> str:
     """Vertical columns over an ordered axis (calls per day)."""
     tid, did = _id("t"), _id("d")
     n = max(1, len(points))
@@ -111,8 +111,8 @@ def columns(title: str, points: Sequence[tuple[str, float]], *, colour: str = "#
            f'width="100%" preserveAspectRatio="xMinYMin meet" {_FONT}>',
            f'<title id="{tid}">{escape(title)}</title><desc id="{did}">{escape(desc)}</desc>',
            f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 8}" y2="{top + plot_h}" stroke="currentColor" stroke-opacity=".4"/>',
-           f'<text x="{left - 4}" y="{top + 4}" text-anchor="end" font-size="10" fill="currentColor">{_fmt(vmax, unit)}</text>',
-           f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end" font-size="10" fill="currentColor">0</text>']
+           f'<text x="{left - 4}" y="{top + 4}" text-anchor="end" font-size="11" fill="currentColor">{_fmt(vmax, unit)}</text>',
+           f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end" font-size="11" fill="currentColor">0</text>']
     bw = plot_w / n
     step = max(1, n // 8)
     for i, (k, v) in enumerate(points):
@@ -121,7 +121,7 @@ def columns(title: str, points: Sequence[tuple[str, float]], *, colour: str = "#
         out.append(f'<rect x="{x + bw * 0.1:.1f}" y="{top + plot_h - h:.1f}" width="{max(1.0, bw * 0.8):.1f}" '
                    f'height="{h:.1f}" fill="{colour}"><title>{escape(k)}: {_fmt(v, unit)}</title></rect>')
         if i % step == 0:
-            out.append(f'<text x="{x + bw / 2:.1f}" y="{height - 12}" text-anchor="middle" font-size="10" '
+            out.append(f'<text x="{x + bw / 2:.1f}" y="{height - 12}" text-anchor="middle" font-size="11" '
                        f'fill="currentColor">{escape(k[5:] if len(k) == 10 else k)}</text>')
     if not points:
         out.append(f'<text x="{left + 10}" y="{top + plot_h / 2}" fill="currentColor">No data in this range</text>')

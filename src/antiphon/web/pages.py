@@ -430,9 +430,12 @@ def conversation_view(conv: dict, config: WebConfig, media_url=None) -> dict:
         for s in segments if (s["window"] or s["segment_recording_offset"] is not None)
     ]
     inter = views.interruptions_by_party(a)
+    from .source import _parse_dt
+
+    started = _parse_dt(conv.get("started_at") or rec.get("start_time"))
     return {
         "id": cid,
-        "started_at": conv.get("started_at") or rec.get("start_time"),
+        "started_at": started.isoformat().replace("+00:00", "Z") if started else None,
         "duration": duration,
         "status": conv.get("status") or ("analysed" if a else "pending"),
         "duplicate_of": conv.get("duplicate_of"),

@@ -220,20 +220,28 @@ function shareLink() {
 
 function addOverlays(regions) {
   const band = (start, end, colour, label, cls) => regions.addRegion({
-    start, end, color: rgba(colour, 0.22), drag: false, resize: false, id: `${cls}-${start}`,
+    start, end, color: rgba(colour, 0.3), drag: false, resize: false, id: `${cls}-${start}`,
   })
   for (const [s, e] of P.crosstalk) band(s, e, colours.crosstalk, 'Crosstalk', 'crosstalk')
   for (const s of P.long_silences) band(s.start, s.end, colours.silence, `Silence ${s.duration.toFixed(1)} s`, 'silence')
+  // wavesurfer draws in a shadow root: page CSS does not reach labels, so style them inline
+  const labelStyle = (el, bg, top) => Object.assign(el.style, {
+    display: 'inline-block', position: 'absolute', top: `${top}px`, left: '1px', fontSize: '11px', lineHeight: '1.25',
+    padding: '1px 4px', borderRadius: '3px', whiteSpace: 'nowrap', color: '#fff', background: bg,
+    fontFamily: 'system-ui, sans-serif', fontWeight: '600', cursor: 'pointer', zIndex: '4',
+  })
   P.segments.forEach((seg, i) => {
     if (seg.start == null) return
     const label = document.createElement('span')
     label.className = 'region-label segment'
+    labelStyle(label, colours.segment, 2)
     label.textContent = `${i === 0 ? '' : '⇄ '}${seg.worker || 'agent'}${seg.queue ? ' · ' + seg.queue : ''}`
     regions.addRegion({ start: seg.start, color: colours.segment, content: label, drag: false, resize: false, id: `segment-${i}` })
   })
   P.markers.forEach((m, i) => {
     const label = document.createElement('span')
     label.className = `region-label marker ${m.kind}`
+    labelStyle(label, colours.marker, 2 * 84 - 20)
     label.textContent = m.label
     label.title = `${m.kind}: ${m.label}${m.party ? ' (' + m.party + ')' : ''} at ${clock(m.start)}`
     regions.addRegion({ start: m.start, color: colours.marker, content: label, drag: false, resize: false, id: `marker-${i}` })
