@@ -45,6 +45,10 @@ METRICS_VERSION = 1
 
 PARTIES = ("customer", "agent")
 
+# Thresholds are compared with a microsecond of slack, so that a 0.2 s overlap
+# computed as 16 - 15.8 = 0.19999999999999929 still counts as 0.2 s.
+_EPS = 1e-6
+
 
 class MetricsError(AntiphonError, ValueError):
     """A window or an option that metrics cannot be computed with."""
@@ -236,13 +240,13 @@ class _Party:
 def _model(C: Timeline, A: Timeline, o: MetricOptions) -> dict[str, _Party]:
     speech = {"customer": C, "agent": A}
     other = {"customer": "agent", "agent": "customer"}
-    utts = {p: list(speech[p].support(o.turn_gap)) for p in PARTIES}
-    short = {p: [u for u in utts[p] if u[1] - u[0] < o.backchannel] for p in PARTIES}
+    utts = {p: list(speech[p].support(o.turn_gap - _EPS)) for p in PARTIES}
+    short = {p: [u for u in utts[p] if u[1] - u[0] < o.backchannel - _EPS] for p in PARTIES}
 
     # Preliminary floors: a party's speech bridged over its own short pauses and
     # over every short utterance of the other party, trimmed to its own speech.
     floor0 = {
-        p: Timeline(_pieces_trimmed((speech[p] | Timeline(short[other[p]])).support(o.turn_gap), speech[p]))
+        p: Timeline(_pieces_trimmed((speech[p] | Timeline(short[other[p]])).support(o.turn_gap - _EPS), speech[p]))
         for p in PARTIES
     }
     # A short utterance is a backchannel when it falls inside the other's floor.
@@ -253,7 +257,7 @@ def _model(C: Timeline, A: Timeline, o: MetricOptions) -> dict[str, _Party]:
         bcset = set(bc[p])
         talk_utts = [u for u in utts[p] if u not in bcset]
         talk = speech[p] & Timeline(talk_utts)
-        bridged = (talk | Timeline(bc[other[p]])).support(o.turn_gap)
+        bridged = (talk | Timeline(bc[other[p]])).support(o.turn_gap - _EPS)
         floor = _pieces_trimmed(bridged, talk)
         parties[p] = _Party(speech[p], utts[p], bc[p], talk, talk_utts, floor)
     return parties
@@ -317,7 +321,7 @@ def _interruptions(parties: dict[str, _Party], crosstalk: Timeline, o: MetricOpt
     for p, q in (("customer", "agent"), ("agent", "customer")):
         floor_q = Timeline(parties[q].floor)
         for us, ue in parties[p].talk_utterances:
-            if ue - us < o.backchannel:
+            if ue - us < o.backchannel - _EPS:
                 continue
             held = floor_q.interval_at(us)
             if held is None or not held[0] < us:
@@ -325,7 +329,7 @@ def _interruptions(parties: dict[str, _Party], crosstalk: Timeline, o: MetricOpt
             span_end = min(ue, held[1])
             both = crosstalk.crop(us, span_end)
             overlap = both.duration()
-            if overlap <= 0 or overlap < o.min_overlap:
+            if overlap <= 0 or overlap < o.min_overlap - _EPS:
                 continue
             out.append(
                 {
@@ -390,7 +394,7 @@ def compute_metrics(
     for s, e in silence:
         (edge if ext is None or s == w0 and leading > 0 or e == w1 and trailing > 0 else interior).append((s, e))
     candidates = sorted(interior + edge) if o.edge_silences else interior
-    long_silences = [iv for iv in candidates if iv[1] - iv[0] >= o.long_silence]
+    long_silences = [iv for iv in candidates if iv[1] - iv[0] >= o.long_silence - _EPS]
 
     speech = {"customer": C, "agent": A}
     before: dict[str, Interval | None] = {}

@@ -286,6 +286,17 @@ def test_overlap_shorter_than_min_overlap_is_not_an_interruption():
     ]
 
 
+def test_thresholds_are_not_defeated_by_float_rounding():
+    # 16 - 15.8 == 0.1999999999999993 in floating point: still a 0.2 s overlap
+    assert M([(0, 16)], [(15.8, 19)], min_overlap=0.2)["interruption_count"] == 1
+    # 2.3 - 1.3 == 0.9999999999999998: still a pause of one turn gap, not bridged
+    assert M([], [(0, 1.3), (2.3, 5)], (0, 5))["longest_talk_by_agent"] == 2.7
+    # 8.2 - 3.2 == 4.999999999999999: still 5 s of dead air
+    assert M([(0, 3.2)], [(8.2, 10)], (0, 10))["long_silence_count"] == 1
+    # 1.4 - 0.9 == 0.49999999999999989: a 0.5 s utterance is not shorter than backchannel=0.5
+    assert M([(0, 5)], [(0.9, 1.4)], (0, 5), backchannel=0.5, min_overlap=0.1)["interruption_count"] == 1
+
+
 def test_simultaneous_start_is_nobodys_interruption():
     assert M([(0, 5)], [(0, 3)])["interruption_count"] == 0
 
