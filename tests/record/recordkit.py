@@ -55,3 +55,24 @@ def write(path: Path, data: np.ndarray, sr: int, subtype: str = "PCM_16") -> Pat
     return path
 
 
+
+
+def fdelay(x: np.ndarray, seconds: float, sr: int, length: int | None = None) -> np.ndarray:
+    """x delayed by ``seconds`` (negative: advanced), exactly, by an FFT phase shift."""
+    n = len(x) if length is None else length
+    nfft = 1 << int(np.ceil(np.log2(max(len(x), n) + abs(seconds) * sr + sr)))
+    f = np.fft.rfftfreq(nfft, 1 / sr)
+    return np.fft.irfft(np.fft.rfft(x, nfft) * np.exp(-2j * np.pi * f * seconds), nfft)[:n]
+
+
+def ncc(x: np.ndarray, y: np.ndarray) -> float:
+    """Normalised correlation of two equally long signals (0 when either is silent)."""
+    n = min(len(x), len(y))
+    x, y = x[:n], y[:n]
+    d = np.sqrt(float(x @ x) * float(y @ y))
+    return float(x @ y) / d if d > 0 else 0.0
+
+
+def read(path: Path) -> tuple[np.ndarray, int]:
+    data, sr = sf.read(str(path), dtype="float64", always_2d=True)
+    return data, sr
