@@ -79,3 +79,46 @@ def test_reports_from_the_store(service):
     rows = list(csv.DictReader(io.StringIO(day.text)))
     assert rows and sum(int(x["calls"]) for x in rows) == len(calls)
     assert client.get("/reports?group_by=queue").status_code == 200
+
+
+@pytest.mark.browser
+def test_player_on_the_service_behind_basic_auth(browser, tmp_path_factory):
+    """API-key Basic auth on: the page, peaks and audio all load through the browser's session."""
+    from antiphon.config import load_settings
+    from antiphon.ingest import ingest_file
+    from antiphon.jobs import Worker
+    from antiphon.samples import sample_calls
+    from antiphon.server.app import create_app
+    from antiphon.store import open_store
+
+    from .conftest import LiveServer, shot
+
+    data = tmp_path_factory.mktemp("authdata")
+    settings = load_settings(data_dir=data, auth=True)
+    store = open_store(settings)
+    call = list(sample_calls())[0]
+    ingest_file(store, call.audio, conversation=call.conversation)
+    Worker(store, name="test").run(until_idle=True)
+    key = store.create_key("reviewer")
+    with LiveServer(create_app(settings, store)) as srv:
+        anon = browser.new_context()
+        resp = anon.request.get(srv.url + "/conversations")
+        assert resp.status == 401 and resp.headers["www-authenticate"].lower().startswith("basic")
+        anon.close()
+        ctx = browser.new_context(http_credentials={"username": key["id"], "password": key["secret"]},
+                                  viewport={"width": 1400, "height": 1000})
+        page = ctx.new_page()
+        seen = []
+        page.on("request", lambda r: seen.append(r.url))
+        page.goto(srv.url + "/conversations")
+        page.locator("#conversations tbody tr a").first.click()
+        page.wait_for_selector("#player[data-ready='1']", timeout=20000)
+        page.click("#play")
+        page.wait_for_function("antiphon.audio.currentTime > 0.5", timeout=10000)
+        page.click("label[for=solo-agent]")
+        assert page.evaluate("antiphon.gains()") == [0, 0, 1, 1]
+        assert any("/Recordings/" in u for u in seen)
+        assert not any(key["secret"] in u or "@" in u.split("//", 1)[1] for u in seen)
+        shot(page, "service-conversation")
+        ctx.close()
+    store.close()
