@@ -36,6 +36,7 @@ __all__ = [
     "SCALAR_METRICS",
     "MetricOptions",
     "MetricsError",
+    "aggregate_metrics",
     "compute_metrics",
     "format_metrics",
 ]
@@ -364,8 +365,9 @@ def compute_metrics(
     Returns a JSON-able dict: the flat scalar metrics listed in
     :data:`SCALAR_METRICS` (seconds rounded to milliseconds, percentages to
     two decimals, ``None`` where undefined), then ``silences``,
-    ``interruptions`` and ``longest`` with absolute recording times, and the
-    ``options`` used. Raises :class:`MetricsError` for a bad window or options.
+    ``interruptions`` and ``longest`` with absolute recording times,
+    ``response_latencies`` (each response, for exact aggregate medians) and
+    the ``options`` used. Raises :class:`MetricsError` for a bad window or options.
     """
     if options is None:
         options = MetricOptions()
@@ -474,9 +476,72 @@ def compute_metrics(
             "silence_before_customer": _instance(before["customer"]),
             "silence_before_agent": _instance(before["agent"]),
         },
+        "response_latencies": {p: [_ms(x) for x in latencies[p]] for p in PARTIES},
         "options": o.to_dict(),
     }
     return m
+
+
+# -- aggregation ---------------------------------------------------------------
+
+_SUMMED = [k for k, unit in SCALAR_METRICS.items() if unit in ("s", "count")
+           and not k.startswith(("window_", "longest_")) and not k.endswith("_response_latency")]
+_RATIOS = {
+    "talk_pct": ("talk_time", "duration"),
+    "customer_talk_pct": ("customer_talk_time", "duration"),
+    "agent_talk_pct": ("agent_talk_time", "duration"),
+    "crosstalk_pct": ("crosstalk_time", "duration"),
+    "silence_pct": ("silence_time", "duration"),
+    "long_silence_pct": ("long_silence_time", "duration"),
+}
+
+
+def aggregate_metrics(results: Iterable[dict]) -> dict:
+    """Combine :func:`compute_metrics` results (calls, segments) into one.
+
+    Times and counts are summed; percentages are recomputed from the sums
+    (so a long call weighs more than a short one, as it should); each
+    ``longest_*`` is the maximum; response latencies are the median of all
+    responses pooled (exact when every result carries ``response_latencies``,
+    otherwise ``None``). ``calls`` says how many results were combined.
+    Instance lists are not combined. ``None`` results (a segment outside its
+    recording) are skipped.
+
+    >>> a = compute_metrics([(0, 4)], [(5, 6)], (0, 10))
+    >>> b = compute_metrics([(1, 2)], [(3, 20)], (0, 30))
+    >>> t = aggregate_metrics([a, b])
+    >>> t["calls"], t["duration"], t["talk_time"], t["talk_pct"], t["longest_talk_by_agent"]
+    (2, 40.0, 23.0, 57.5, 17.0)
+    """
+    rows = [r for r in results if r is not None]
+    out: dict[str, Any] = {"calls": len(rows)}
+    versions = {r.get("metrics_version") for r in rows}
+    out["metrics_version"] = versions.pop() if len(versions) == 1 else None
+    for key in _SUMMED:
+        if key != "metrics_version":
+            out[key] = _ms(sum(r.get(key) or 0 for r in rows))
+            if SCALAR_METRICS[key] == "count":
+                out[key] = int(out[key])
+    for key, (part, whole) in _RATIOS.items():
+        out[key] = _pct(out[part], out[whole])
+    talk_sum = out["customer_talk_time"] + out["agent_talk_time"]
+    out["customer_talk_share_pct"] = _pct(out["customer_talk_time"], talk_sum)
+    out["agent_talk_share_pct"] = _pct(out["agent_talk_time"], talk_sum)
+    for key in SCALAR_METRICS:
+        if key.startswith("longest_"):
+            out[key] = max((r.get(key) or 0.0 for r in rows), default=0.0)
+    for p in PARTIES:
+        pooled: list[float] | None = []
+        for r in rows:
+            lat = (r.get("response_latencies") or {}).get(p)
+            if lat is None:
+                pooled = None if r.get(f"{p}_responses") else pooled
+                continue
+            if pooled is not None:
+                pooled.extend(lat)
+        out[f"{p}_response_latency"] = _ms(statistics.median(pooled)) if pooled else None
+    order = ["calls"] + [k for k in SCALAR_METRICS if k in out]
+    return {k: out[k] for k in order}
 
 
 # -- text summary --------------------------------------------------------------
@@ -518,6 +583,8 @@ def format_metrics(metrics: dict) -> str:
     talk_time                         9.00 s   90.0 %
     """
     lines = []
+    if metrics.get("calls") is not None:
+        lines.append(f"{metrics['calls']} calls")
     ws, we = metrics.get("window_start"), metrics.get("window_end")
     if ws is not None and we is not None:
         lines.append(f"window {ws:.2f}-{we:.2f} s")

@@ -17,6 +17,7 @@ from antiphon.metrics import (
     SCALAR_METRICS,
     MetricOptions,
     MetricsError,
+    aggregate_metrics,
     compute_metrics,
     format_metrics,
 )
@@ -375,7 +376,7 @@ def test_latency_median_of_even_and_odd_counts():
 def test_keys_are_stable_flat_and_json():
     m = M(SIL_C, SIL_A, (0, 30))
     assert list(m)[: len(SCALAR_METRICS)] == list(SCALAR_METRICS)
-    assert list(m)[len(SCALAR_METRICS):] == ["silences", "interruptions", "longest", "options"]
+    assert list(m)[len(SCALAR_METRICS):] == ["silences", "interruptions", "longest", "response_latencies", "options"]
     for key in SCALAR_METRICS:
         assert m[key] is None or isinstance(m[key], (int, float)) and not isinstance(m[key], bool), key
     assert json.loads(json.dumps(m)) == m
@@ -385,6 +386,57 @@ def test_values_are_rounded_to_milliseconds():
     m = M([(0.00012, 1.23456)], [(2.0004, 3.3333333)], (0, 10))
     assert m["customer_talk_time"] == 1.234 and m["agent_talk_time"] == 1.333
     assert m["longest"]["talk_by_agent"] == {"start": 2.0, "end": 3.333, "duration": 1.333}
+
+
+# -- aggregation ------------------------------------------------------------------------
+
+
+def test_response_latencies_are_listed_in_time_order():
+    m = M([(3.5, 6), (9.2, 12)], [(0, 3), (7, 9), (11.5, 15)])
+    assert m["response_latencies"] == {"customer": [0.5, 0.2], "agent": [1.0]}
+
+
+def test_aggregate_sums_times_and_recomputes_percentages():
+    a = M([(0, 4)], [(5, 6)], (0, 10))
+    b = M([(1, 2), (25, 26)], [(3, 20)], (0, 30))
+    t = aggregate_metrics([a, None, b])
+    assert t["calls"] == 2 and t["metrics_version"] == METRICS_VERSION
+    assert t["duration"] == 40 and t["talk_time"] == 24 and t["silence_time"] == 16
+    assert t["customer_talk_time"] == 6 and t["agent_talk_time"] == 18
+    assert t["talk_pct"] == 60 and t["silence_pct"] == 40  # not the mean of 50 % and 63.33 %
+    assert t["customer_talk_share_pct"] == 25 and t["agent_talk_share_pct"] == 75
+    assert t["longest_talk_by_agent"] == 17 and t["longest_silence_before_customer"] == 5
+    assert t["long_silence_count"] == 1 and t["long_silence_time"] == 5
+    assert t["turns"] == a["turns"] + b["turns"]
+    # the median of all responses pooled: customer answered after 1 s (b) and 5 s (b)
+    assert a["customer_responses"] == 0 and b["response_latencies"]["customer"] == [5.0]
+    assert t["agent_response_latency"] == 1.0  # responses after 1 s (a) and 1 s (b)
+    assert "window_start" not in t and "silences" not in t
+    assert list(t)[0] == "calls" and json.loads(json.dumps(t)) == t
+
+
+def test_aggregate_of_nothing_and_of_one():
+    t = aggregate_metrics([])
+    assert t["calls"] == 0 and t["duration"] == 0 and t["talk_pct"] is None
+    assert t["customer_response_latency"] is None
+    m = M(SIL_C, SIL_A, (0, 30))
+    one = aggregate_metrics([m])
+    for key, value in one.items():
+        if key != "calls":
+            assert value == m[key], key
+
+
+def test_aggregate_latency_is_unknown_without_the_lists():
+    m = M([(3.5, 6)], [(0, 3)])
+    stored = {k: v for k, v in m.items() if k != "response_latencies"}
+    assert aggregate_metrics([stored])["customer_response_latency"] is None
+    assert aggregate_metrics([m])["customer_response_latency"] == 0.5
+
+
+def test_format_metrics_prints_an_aggregate():
+    text = format_metrics(aggregate_metrics([M([(0, 4)], [(5, 6)], (0, 10))] * 3))
+    assert text.splitlines()[0] == "3 calls"
+    assert next(l for l in text.splitlines() if l.startswith("talk_time")).split() == ["talk_time", "15.00", "s", "50.0", "%"]
 
 
 # -- text summary ---------------------------------------------------------------------------
@@ -553,3 +605,17 @@ def test_adjacent_windows_add_up(c, a, w, cut):
 def test_percentages_are_finite_numbers():
     m = M([(0, 1)], [(0.5, 3)], (0, 3))
     assert all(math.isfinite(m[k]) for k, u in SCALAR_METRICS.items() if u == "%")
+
+
+@settings(max_examples=100, deadline=None)
+@given(_tl, _tl, _win, _t)
+def test_aggregate_of_adjacent_windows_is_the_whole(c, a, w, cut):
+    cut = min(max(cut, w[0]), w[1])
+    whole = compute_metrics(c, a, w)
+    t = aggregate_metrics([compute_metrics(c, a, (w[0], cut)), compute_metrics(c, a, (cut, w[1]))])
+    for key in ("duration", "talk_time", "customer_talk_time", "agent_talk_time", "crosstalk_time", "silence_time"):
+        assert t[key] == pytest.approx(whole[key], abs=1e-9), key
+    for key in ("talk_pct", "silence_pct", "crosstalk_pct"):
+        assert (t[key] is None) == (whole[key] is None)
+        if t[key] is not None:
+            assert t[key] == pytest.approx(whole[key], abs=0.011), key
