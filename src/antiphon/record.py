@@ -582,7 +582,11 @@ def load_conference(source: str | os.PathLike | Mapping | Conference) -> Confere
     problems: list[Problem] = []
     conf = _parse_conference(data, base, name, problems)
     if problems or conf is None:
-        head = f"{label}: invalid conference description ({len(problems)} problem{'s' if len(problems) != 1 else ''})"
+        what = f"{label}: invalid conference description"
+        if len(problems) == 1:
+            head = f"{what}: {problems[0]}"
+        else:
+            head = f"{what} ({len(problems)} problems): " + "; ".join(str(p) for p in problems)
         raise MetadataError(head, problems)
     return conf
 
