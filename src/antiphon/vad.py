@@ -76,6 +76,9 @@ class VadOptions:
     bleed_delay: float = 0.08
     #: A hop must stand at least this far above the channel's noise floor.
     snr_db: float = 8.0
+    #: Once speech has started it continues on hops ``snr_db * hangover_snr``
+    #: above the floor (onset and offset thresholds, as in classic VADs).
+    hangover_snr: float = 0.5
     #: Hops more than this below the channel's loud speech (its 95th
     #: percentile level) are never speech: distant talkers, residual noise.
     dynamic_range_db: float = 30.0
@@ -122,7 +125,7 @@ class VadOptions:
     def __post_init__(self) -> None:
         problems = []
         for name in ("threshold", "tone_persistence", "tone_fraction", "voicing_threshold",
-                     "verify_voiced", "verify_threshold", "verify_tonal"):
+                     "verify_voiced", "verify_threshold", "verify_tonal", "hangover_snr"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 problems.append(f"VadOptions.{name} must be between 0 and 1 (got {value})")
@@ -176,6 +179,12 @@ class _ModelStream:
     def __init__(self, mode: int, channels: int = 2):
         wv = _webrtcvad()
         self._vads = [wv.Vad(mode) for _ in range(channels)]
+        try:
+            from _webrtcvad import process
+
+            self._process = process if hasattr(self._vads[0], "_vad") else None
+        except ImportError:  # pragma: no cover
+            self._process = None
         self._rest = np.zeros((0, channels), dtype=np.int16)
         self._out: list[np.ndarray] = []
         self.channels = channels
@@ -200,8 +209,12 @@ class _ModelStream:
         step = F.HOP * 2
         for c, vad in enumerate(self._vads):
             data = np.ascontiguousarray(pcm[:, c]).tobytes()
-            is_speech = vad.is_speech
-            out[:, c] = [is_speech(data[i : i + step], F.RATE) for i in range(0, n * step, step)]
+            if self._process is not None:  # the C entry point, without per-call checks
+                proc, handle = self._process, vad._vad
+                out[:, c] = [proc(handle, F.RATE, data[i : i + step], F.HOP) for i in range(0, n * step, step)]
+            else:
+                is_speech = vad.is_speech
+                out[:, c] = [is_speech(data[i : i + step], F.RATE) for i in range(0, n * step, step)]
         self._out.append(out)
 
     def array(self) -> np.ndarray:
@@ -388,7 +401,13 @@ def speech_from_features(arrays: dict, opts: VadOptions, duration: float | None 
     width = max(1, int(round(opts.smoothing / HOP_S)))
     prob = _moving_mean(evidence.astype(np.float32), width)
     high = prob >= opts.threshold
-    low = prob >= max(0.0, opts.threshold - 0.15)
+    # Once started, speech continues on weaker evidence: half the SNR margin
+    # (word endings and soft consonants fade into line noise).
+    weak = (level > floor + opts.snr_db * opts.hangover_snr) & (level > ref - opts.dynamic_range_db)
+    weak &= ~bleed & ~tonal
+    if opts.use_model:
+        weak &= model
+    low = _moving_mean(weak.astype(np.float32), width) >= max(0.0, opts.threshold - 0.15)
 
     bridge = int(round(opts.min_silence / HOP_S))
     keep = int(round(opts.min_speech / HOP_S))
