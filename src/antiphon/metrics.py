@@ -219,6 +219,12 @@ def _pieces_trimmed(spans: Timeline, speech: Timeline) -> list[Interval]:
     return out
 
 
+def _who(speech: dict[str, Timeline], test: str, t: float) -> str | None:
+    """"customer", "agent", "both" or None: whose speech ends (or starts) at ``t``."""
+    found = [p for p in PARTIES if getattr(speech[p], test)(t)]
+    return found[0] if len(found) == 1 else ("both" if found else None)
+
+
 def _instance(iv: Interval | None) -> dict | None:
     if iv is None:
         return None
@@ -468,7 +474,10 @@ def compute_metrics(
         "agent_response_latency": median(latencies["agent"]),
         "customer_responses": len(latencies["customer"]),
         "agent_responses": len(latencies["agent"]),
-        "silences": [_instance(iv) for iv in long_silences],
+        "silences": [
+            {**_instance(iv), "previous_party": _who(speech, "ends_at", iv[0]), "next_party": _who(speech, "starts_at", iv[1])}
+            for iv in long_silences
+        ],
         "interruptions": interruptions,
         "longest": {
             "talk_by_customer": _instance(longest["customer"]),

@@ -194,6 +194,11 @@ class Timeline:
         i = bisect_left(self._start_index(), t)
         return i < len(self._ivs) and self._ivs[i][0] == t
 
+    def ends_at(self, t: float) -> bool:
+        """Does an interval end exactly at ``t``?"""
+        i = bisect_left(self._start_index(), t) - 1
+        return i >= 0 and self._ivs[i][1] == t
+
     def gaps(self, start: float | None = None, end: float | None = None) -> "Timeline":
         """The complement inside ``[start, end)`` (default: this timeline's extent)."""
         if start is None or end is None:

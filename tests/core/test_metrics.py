@@ -78,7 +78,9 @@ def test_empty_timelines():
     assert m["customer_responses"] == m["agent_responses"] == 0
     assert all(v is None for v in m["longest"].values())
     with_edges = M([], [], (0, 30), edge_silences=True)
-    assert with_edges["silences"] == [{"start": 0, "end": 30, "duration": 30}]
+    assert with_edges["silences"] == [
+        {"start": 0, "end": 30, "duration": 30, "previous_party": None, "next_party": None}
+    ]
     assert with_edges["long_silence_count"] == 1 and with_edges["long_silence_time"] == 30
 
 
@@ -223,7 +225,7 @@ def test_longest_silence_before_each_party():
 def test_edge_silences_option_counts_the_leading_and_trailing_silence():
     m = M(SIL_C, SIL_A, (0, 30), edge_silences=True)
     assert m["longest_silence_before_customer"] == 3  # the leading silence ends with the customer
-    assert m["silences"] == [{"start": 22, "end": 30, "duration": 8}]
+    assert m["silences"] == [{"start": 22, "end": 30, "duration": 8, "previous_party": "customer", "next_party": None}]
     assert m["long_silence_count"] == 1 and m["long_silence_time"] == 8 and m["long_silence_pct"] == 26.67
 
 
@@ -232,7 +234,10 @@ def test_long_silences_at_least_the_threshold_are_listed():
     # A |===|                     |====|
     # C              |====|
     m = M([(9, 12)], [(0, 4), (17.5, 20)])
-    assert m["silences"] == [{"start": 4, "end": 9, "duration": 5}, {"start": 12, "end": 17.5, "duration": 5.5}]
+    assert m["silences"] == [
+        {"start": 4, "end": 9, "duration": 5, "previous_party": "agent", "next_party": "customer"},
+        {"start": 12, "end": 17.5, "duration": 5.5, "previous_party": "customer", "next_party": "agent"},
+    ]
     assert m["long_silence_count"] == 2 and m["long_silence_time"] == 10.5
     assert m["longest_silence_before_customer"] == 5 and m["longest_silence_before_agent"] == 5.5
     assert M([(8.999, 12)], [(0, 4)], (0, 12))["long_silence_count"] == 0
@@ -242,6 +247,11 @@ def test_long_silences_at_least_the_threshold_are_listed():
 def test_silence_ending_in_a_simultaneous_start_counts_for_both():
     m = M([(3, 5)], [(0, 2), (3, 4)], (0, 5))
     assert m["longest_silence_before_agent"] == 1 and m["longest_silence_before_customer"] == 1
+
+
+def test_silence_says_who_spoke_before_and_after_it():
+    m = M([(0, 2), (8, 9)], [(0, 2), (14, 15)], (0, 15))
+    assert [(x["previous_party"], x["next_party"]) for x in m["silences"]] == [("both", "customer"), ("customer", "agent")]
 
 
 def test_a_partys_own_pause_is_silence_before_it():
@@ -488,7 +498,9 @@ def test_synthetic_call_truth(calls_dir):
     m = compute_metrics(c, a, (0, truth["duration"]))
     assert m["crosstalk_time"] == pytest.approx(sum(e - s for s, e in truth["overlaps"]), abs=0.001)
     # the 5 s hold after "please hold" is the one dead-air silence, ended by the agent
-    assert m["silences"] == [{"start": 24.604, "end": 29.604, "duration": 5.0}]
+    assert m["silences"] == [
+        {"start": 24.604, "end": 29.604, "duration": 5.0, "previous_party": "agent", "next_party": "agent"}
+    ]
     assert m["longest"]["silence_before_agent"] == {"start": 24.604, "end": 29.604, "duration": 5.0}
     # the customer asks about the email while the agent is still talking
     assert [(i["start"], i["interrupter"]) for i in m["interruptions"]] == [(41.58, "customer")]

@@ -91,7 +91,8 @@ def test_point_lookups_are_half_open():
     assert t.interval_at(2) is None and t.interval_at(0.5) is None and t.interval_at(9) is None
     assert 4 in t and 4.5 in t and 5 not in t and 3 not in t and "4" not in t
     assert t.starts_at(4) and not t.starts_at(4.5) and not t.starts_at(2)
-    assert Timeline().interval_at(0) is None and not Timeline().starts_at(0)
+    assert t.ends_at(2) and t.ends_at(5) and not t.ends_at(4) and not t.ends_at(1) and not t.ends_at(9)
+    assert Timeline().interval_at(0) is None and not Timeline().starts_at(0) and not Timeline().ends_at(0)
 
 
 def test_overlapping_returns_whole_intervals():
@@ -236,3 +237,4 @@ def test_interval_at_agrees_with_scan(t, x):
     assert t.interval_at(x) == expected
     assert (x in t) == (expected is not None)
     assert t.starts_at(x) == any(iv[0] == x for iv in t)
+    assert t.ends_at(x) == any(iv[1] == x for iv in t)
