@@ -138,6 +138,7 @@ def _attempt(httpx, url: str, dest_dir: Path, o: DownloadOptions) -> Downloaded:
     size = 0
     where = _redact(url)
     ok = False
+    expected: int | None = None
     try:
         with os.fdopen(fd, "wb") as out, httpx.Client(timeout=timeout, follow_redirects=True,
                                                       auth=o.auth, max_redirects=10) as client:
@@ -173,6 +174,9 @@ def _attempt(httpx, url: str, dest_dir: Path, o: DownloadOptions) -> Downloaded:
             except httpx.TimeoutException:
                 raise DownloadError(f"{where}: timed out after {o.timeout:g} s") from None
             except (httpx.TransportError, httpx.StreamError) as exc:
+                if expected is not None and 0 < size < expected:
+                    raise DownloadError(f"{where}: truncated download: the connection closed after {size} "
+                                        f"of {expected} bytes") from None
                 raise DownloadError(f"{where}: connection failed: {type(exc).__name__}: "
                                     f"{str(exc) or 'incomplete response'}") from None
             except httpx.TooManyRedirects:

@@ -91,7 +91,8 @@ def _store_media(store: Store, sid: str, tmp, sha: str, size: int) -> None:
     try:
         info = probe(tmp)
     except AudioError as exc:
-        raise Permanent(f"the downloaded media is not a usable recording: {exc.message}") from None
+        why = exc.message.replace(f"{tmp}: ", "").replace(str(tmp), "the file")
+        raise Permanent(f"the downloaded media is not a usable recording: {why}") from None
     if info.channels != 2:
         raise Permanent(f"the recording has {info.channels} channel(s); dual-channel (2) is needed "
                         "(record with RecordingChannels=dual)")
