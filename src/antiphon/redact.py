@@ -582,12 +582,7 @@ def redact_audio(path: str | os.PathLike, redactions: Sequence[Redaction | Mappi
     padding = options.padding if padding is None else float(padding)
     src, dst = Path(path), Path(out_path)
     info = probe(src)
-    if dst.resolve() == src.resolve() or dst.exists() and os.path.samefile(dst, src):
-        raise AntiphonError(f"{dst}: refusing to overwrite the original recording; choose another output file")
-    if dst.is_dir():
-        raise AntiphonError(f"{dst}: is a directory; give the output file name (e.g. call.redacted.wav)")
-    if not dst.parent.exists():
-        raise AntiphonError(f"{dst.parent}: output directory does not exist")
+    _check_output(src, dst)
     spans = _spans(redactions, channels, info.sample_rate, info.frames, padding)
 
     out_format = _format_for(dst, info.format)
@@ -632,6 +627,16 @@ def redact_audio(path: str | os.PathLike, redactions: Sequence[Redaction | Mappi
     return dst
 
 
+def _check_output(src: Path, dst: Path) -> None:
+    if dst.resolve() == src.resolve() or dst.exists() and src.exists() and os.path.samefile(dst, src):
+        raise AntiphonError(f"{dst}: refusing to overwrite the original recording; choose another output file")
+    if dst.is_dir():
+        raise AntiphonError(f"{dst}: is a directory; give the output file name (e.g. call.redacted.wav)")
+    if not dst.parent.exists():
+        raise AntiphonError(f"{dst.parent}: output directory does not exist")
+    _format_for(dst, "WAV")
+
+
 def _format_for(dst: Path, fallback: str) -> str:
     ext = dst.suffix.lower().lstrip(".")
     table = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "oga": "OGG", "opus": "OGG", "mp3": "MP3", "aiff": "AIFF", "aif": "AIFF"}
@@ -654,6 +659,8 @@ def redact_recording(path: str | os.PathLike, out_path: str | os.PathLike | None
     from .analysis import analyze
 
     options = options or RedactOptions()
+    if out_path is not None:
+        _check_output(Path(path), Path(out_path))
     if transcript is None:
         analysis = analyze(path, channels=channels, task=task, transcribe=transcribe_options or True)
         transcript = analysis.transcript
