@@ -26,7 +26,10 @@ def _session():
     try:
         import onnxruntime
     except ImportError:  # pragma: no cover - a core dependency
-        raise MissingDependency("the neural speech check (onnxruntime)", "core") from None
+        exc = MissingDependency("the neural speech check", "core")
+        exc.message = "the neural speech check needs onnxruntime, a core dependency: pip install onnxruntime"
+        exc.args = (exc.message,)
+        raise exc from None
     opts = onnxruntime.SessionOptions()
     opts.inter_op_num_threads = 1
     opts.intra_op_num_threads = 1
