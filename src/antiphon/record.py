@@ -547,14 +547,17 @@ def _fake_sid(prefix: str, *parts: str) -> str:
     return prefix + hashlib.sha1(":".join(parts).encode()).hexdigest()[:32]
 
 
-def load_conference(source: str | os.PathLike | Mapping | Conference) -> Conference:
+def load_conference(
+    source: str | os.PathLike | Mapping | Conference, *, base_dir: str | os.PathLike | None = None
+) -> Conference:
     """Read and validate a conference description (a JSON file path or a dict).
 
     Raises :class:`MetadataError` listing every problem with its field path:
     missing or unreadable leg files, leave before join, zero-length presence,
     holds outside a participant's presence or overlapping, unknown roles, no
     customer or two customers, transfers between unknown or absent agents,
-    malformed times and SIDs. Audio paths are relative to the file's folder.
+    malformed times and SIDs. Relative audio paths are read from ``base_dir``
+    (default: the description file's folder, or the working directory for a dict).
     """
     if isinstance(source, Conference):
         return source
@@ -579,6 +582,8 @@ def load_conference(source: str | os.PathLike | Mapping | Conference) -> Confere
             name = name[: -len(".conference")]
     else:
         data = source
+    if base_dir is not None:
+        base = Path(base_dir).resolve()
     problems: list[Problem] = []
     conf = _parse_conference(data, base, name, problems)
     if problems or conf is None:
@@ -805,6 +810,15 @@ def _parse_conference(data: Any, base: Path, name: str, problems: list[Problem])
         if not ok or p["audio"] is None or p["role"] is None:
             continue
         audio_start = t(p["audio_start"])
+        a0 = join if audio_start is None else audio_start
+        a1 = a0 + p["audio"][1].duration  # type: ignore[operator]
+        if a1 <= join or a0 >= leave:  # type: ignore[operator]
+            problems.append(Problem(
+                f"{path}.audio_start",
+                f"{path}.audio_start: the leg's audio ({a0:g}-{a1:g} s) does not overlap the participant's presence "
+                f"({join:g}-{leave:g} s); check audio_start",
+            ))
+            continue
         participants.append(Participant(
             id=p["id"], role=p["role"], audio=p["audio"][0], join=join, leave=leave,  # type: ignore[arg-type]
             audio_start=join if audio_start is None else audio_start,  # type: ignore[arg-type]

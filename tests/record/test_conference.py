@@ -213,6 +213,14 @@ def test_bad_descriptions_list_every_problem(tmp_path, legs):
         load_conference({"participants": [{"role": "customer", "audio": c, "join": 0, "leave": 3}]})
     with pytest.raises(MetadataError, match="no participant has role customer"):
         load_conference({"start_time": START, "participants": [{"role": "agent", "audio": c, "join": 0, "leave": 3}]})
+    with pytest.raises(MetadataError, match="does not overlap the participant's presence"):
+        load_conference({"start_time": START, "participants": [
+            {"role": "customer", "audio": c, "join": 0, "leave": 30, "audio_start": 400}]})
+    # relative paths of a dict description are read from base_dir
+    conf = load_conference({"start_time": START, "participants": [
+        {"role": "customer", "audio": legs["customer"][0].name, "join": 0, "leave": 30}]},
+        base_dir=legs["customer"][0].parent)
+    assert conf.customer.audio == legs["customer"][0]
     bad = tmp_path / "bad.json"
     bad.write_text("{nope")
     with pytest.raises(MetadataError, match="bad.json: not valid JSON"):
