@@ -40,15 +40,32 @@ def _session():
 
 def speech_probs(audio: np.ndarray) -> np.ndarray:
     """Speech probability per 32 ms chunk of a 16 kHz mono float32 signal."""
-    audio = np.asarray(audio, dtype=np.float32).ravel()
-    if not len(audio):
-        return np.zeros(0, np.float32)
-    audio = np.pad(audio, (0, (-len(audio)) % CHUNK))
-    chunks = audio.reshape(-1, CHUNK)
-    context = np.zeros((len(chunks), CONTEXT), np.float32)
-    context[1:] = chunks[:-1, -CONTEXT:]
-    batch = np.ascontiguousarray(np.concatenate([context, chunks], axis=1))
-    h = np.zeros((1, 1, 128), np.float32)
-    c = np.zeros((1, 1, 128), np.float32)
-    out, _, _ = _session().run(None, {"input": batch, "h": h, "c": c})
-    return np.asarray(out, dtype=np.float32).ravel()
+    return SpeechProbs().feed(audio)
+
+
+class SpeechProbs:
+    """Incremental speech probabilities: feed consecutive pieces of a signal.
+
+    The model's LSTM state and the 4 ms chunk context carry from piece to
+    piece, so feeding a signal in pieces gives the same probabilities as
+    feeding it at once (pieces should be multiples of 512 samples).
+    """
+
+    def __init__(self) -> None:
+        self._h = np.zeros((1, 1, 128), np.float32)
+        self._c = np.zeros((1, 1, 128), np.float32)
+        self._context = np.zeros(CONTEXT, np.float32)
+
+    def feed(self, audio: np.ndarray) -> np.ndarray:
+        audio = np.asarray(audio, dtype=np.float32).ravel()
+        if not len(audio):
+            return np.zeros(0, np.float32)
+        audio = np.pad(audio, (0, (-len(audio)) % CHUNK))
+        chunks = audio.reshape(-1, CHUNK)
+        context = np.empty((len(chunks), CONTEXT), np.float32)
+        context[0] = self._context
+        context[1:] = chunks[:-1, -CONTEXT:]
+        batch = np.ascontiguousarray(np.concatenate([context, chunks], axis=1))
+        out, self._h, self._c = _session().run(None, {"input": batch, "h": self._h, "c": self._c})
+        self._context = chunks[-1, -CONTEXT:].copy()
+        return np.asarray(out, dtype=np.float32).ravel()

@@ -269,24 +269,38 @@ class _SpanVerifier:
     """Peak Silero speech probability of a span of one channel."""
 
     LEAD = 0.3  # s of audio before the span, to settle the model's state
+    PIECE_CHUNKS = 48  # judge long spans 1.5 s at a time
 
     def __init__(self, path, info: AudioInfo):
         self.path = path
         self.info = info
         self.seconds = 0.0
 
-    def __call__(self, channel: int, start: float, end: float) -> float:
+    def __call__(self, channel: int, start: float, end: float, threshold: float) -> bool:
+        """True when at least two 32 ms chunks of the span reach ``threshold``.
+
+        Long spans are judged piece by piece (the model's state carries
+        over) and the check stops as soon as the span is accepted.
+        """
         from .audio import read
 
         a = max(0.0, start - self.LEAD)
         b = min(self.info.duration, end + 0.05)
         x = read(self.path, sample_rate=_silero.RATE, start=a, end=b)[:, channel]
-        self.seconds += b - a
-        p = _silero.speech_probs(x)
-        skip = int((start - a) * _silero.RATE // _silero.CHUNK)
-        p = p[skip:] if len(p) > skip else p
-        # the second-highest chunk: one stray 32 ms chunk is not speech
-        return float(np.sort(p)[-2]) if len(p) > 1 else 0.0
+        model = _silero.SpeechProbs()
+        skip = int((start - a) * _silero.RATE) // _silero.CHUNK
+        piece = self.PIECE_CHUNKS * _silero.CHUNK
+        hits = 0
+        done = 0
+        for i in range(0, len(x), piece):
+            p = model.feed(x[i : i + piece])
+            first = max(0, skip - done)
+            done += len(p)
+            hits += int(np.sum(p[first:] >= threshold))
+            self.seconds += min(piece, len(x) - i) / _silero.RATE
+            if hits >= 2:
+                return True
+        return False
 
 
 # -- decision stage on per-hop arrays ------------------------------------------
@@ -360,8 +374,8 @@ def speech_from_features(arrays: dict, opts: VadOptions, duration: float | None 
 
     ``arrays`` holds ``level``, ``voicing``, ``persist`` (float, ``(hops, 2)``)
     and ``model`` (bool, ``(hops, 2)``) as produced in :func:`detect_speech`.
-    ``verify(channel, start_s, end_s) -> peak speech probability`` is the
-    neural check for ambiguous utterances (skipped when None).
+    ``verify(channel, start_s, end_s, threshold) -> bool`` is the neural
+    check for ambiguous utterances (skipped when None).
     """
     level = arrays["level"].astype(np.float32)
     persist = arrays["persist"]
@@ -448,10 +462,10 @@ def speech_from_features(arrays: dict, opts: VadOptions, duration: float | None 
                          or (pc[b] - pc[a]) > opts.verify_tonal * (b - a))
             if verify is not None and ambiguous:
                 checked += (b - a) * HOP_S
-                if verify(c, a * HOP_S, b * HOP_S) < opts.verify_threshold:
+                if not verify(c, a * HOP_S, b * HOP_S, opts.verify_threshold):
                     rejected += (b - a) * HOP_S
                     continue
-            ivs.append((max(0.0, a * HOP_S - pad), min(duration, b * HOP_S + pad)))
+            ivs.append((round(max(0.0, a * HOP_S - pad), 6), round(min(duration, b * HOP_S + pad), 6)))
         tl = Timeline(ivs)
         speech.append(tl)
         diag["channels"].append({

@@ -213,3 +213,14 @@ def test_one_hour_in_bounded_memory(tmp_path):
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert abs(res["duration"] - 3600) < 1
     assert res["rss_mb"] < 500, res
+
+
+def test_identical_channels_are_not_bleed_of_each_other(calls_dir, wav_writer):
+    """A mono call copied onto both channels: flagged by similarity, speech kept on both."""
+    from antiphon.audio import read
+
+    x = read(calls_dir / "harper-valley" / "hvb_0002f70f7386445b.wav", start=0.0, end=25.0)[:, 1]
+    va = detect_speech(wav_writer("dup.wav", np.stack([x, x], axis=1)))
+    assert va.similarity["identical"] is True
+    assert va.speech[0] == va.speech[1]
+    assert va.speech[0].duration() > 5.0
