@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, not_, or_, select
+from sqlalchemy import and_, case, func, or_, select
 
 from .source import ListQuery, Page, ReportQuery
 
@@ -40,14 +40,16 @@ class StoreSource:
         self.long_silence = long_silence
 
     # ------------------------------------------------------------------ list
-    def _agg(self):
+    def _agg(self, ids: list[str] | None = None):
         from ..store.models import Analysis, Recording
 
         cols = [func.sum(getattr(Analysis, k)).label(k) for k in _SUMS]
-        return (select(Analysis.conversation_id.label("cid"), func.count().label("analyses"), *cols)
-                .join(Recording, Recording.sid == Analysis.recording_sid)
-                .where(Recording.duplicate_of.is_(None))
-                .group_by(Analysis.conversation_id).subquery("agg"))
+        q = (select(Analysis.conversation_id.label("cid"), func.count().label("analyses"), *cols)
+             .join(Recording, Recording.sid == Analysis.recording_sid)
+             .where(Recording.duplicate_of.is_(None)))
+        if ids is not None:
+            q = q.where(Analysis.conversation_id.in_(ids))
+        return q.group_by(Analysis.conversation_id).subquery("agg")
 
     def list_conversations(self, query: ListQuery) -> Page:
         from ..store.models import Category, Conversation as C, Recording, Segment
@@ -70,29 +72,40 @@ class StoreSource:
                                     .correlate(C).scalar_subquery())
         q = select(C.id, C.started_at, C.queue, *[agg.c[k] for k in ("analyses", *_SUMS)]).select_from(C) \
             .outerjoin(agg, agg.c.cid == C.id)
+        # Filters on other tables are uncorrelated IN (...) subqueries, computed once
+        # (a correlated EXISTS makes SQLite walk an agent's every segment per conversation).
         conds = []
+        needs_agg = False
         if query.date_from:
             conds.append(C.started_at >= datetime.combine(query.date_from, time(0), tzinfo=timezone.utc))
         if query.date_to:
             conds.append(C.started_at < datetime.combine(query.date_to, time(0), tzinfo=timezone.utc) + timedelta(days=1))
         if query.agent:
-            conds.append(exists().where(Segment.conversation_id == C.id, Segment.worker == query.agent))
+            conds.append(C.id.in_(select(Segment.conversation_id).where(Segment.worker == query.agent)))
         if query.queue:
             conds.append(or_(C.queue == query.queue,
-                             exists().where(Segment.conversation_id == C.id, Segment.queue == query.queue)))
+                             C.id.in_(select(Segment.conversation_id).where(Segment.queue == query.queue))))
         if query.category:
-            conds.append(exists().where(Category.conversation_id == C.id, Category.name == query.category))
+            conds.append(C.id.in_(select(Category.conversation_id).where(Category.name == query.category)))
         if query.crosstalk_above is not None:
             conds.append(derived["crosstalk_pct"] > query.crosstalk_above)
+            needs_agg = True
         if query.long_silences:
             conds.append(agg.c.long_silences > 0)
+            needs_agg = True
         if query.hide_duplicates:
             # hide conversations whose every recording is a duplicate of another call's
-            conds.append(not_(and_(
-                exists().where(Recording.conversation_id == C.id, Recording.duplicate_of.is_not(None)),
-                ~exists().where(Recording.conversation_id == C.id, Recording.duplicate_of.is_(None)))))
+            dup_only = (select(Recording.conversation_id).where(Recording.conversation_id.is_not(None))
+                        .group_by(Recording.conversation_id)
+                        .having(func.sum(case((Recording.duplicate_of.is_(None), 1), else_=0)) == 0))
+            conds.append(C.id.not_in(dup_only))
         if conds:
             q = q.where(and_(*conds))
+        count_q = select(func.count()).select_from(C)
+        if needs_agg:
+            count_q = count_q.outerjoin(agg, agg.c.cid == C.id)
+        if conds:
+            count_q = count_q.where(and_(*conds))
         sort_cols = {"started_at": C.started_at, "agent": first_agent, "queue": first_queue,
                      "duration": agg.c.duration, "talk_time": agg.c.talk_time,
                      "long_silences": agg.c.long_silences, **derived}
@@ -101,8 +114,20 @@ class StoreSource:
                  C.id.desc() if query.desc else C.id.asc()]
         offset = (query.page - 1) * query.per_page
         with self.store.session() as s:
-            total = s.scalar(select(func.count()).select_from(q.with_only_columns(C.id).subquery()))
-            rows = s.execute(q.order_by(*order).limit(query.per_page).offset(offset)).all()
+            total = s.scalar(count_q)
+            if not needs_agg and query.sort in ("started_at", "agent", "queue"):
+                # Page the conversations table alone, then sum analyses for that page only.
+                ids_q = select(C.id).select_from(C)
+                if conds:
+                    ids_q = ids_q.where(and_(*conds))
+                ids = list(s.scalars(ids_q.order_by(*order).limit(query.per_page).offset(offset)))
+                pagg = self._agg(ids)
+                pq = (select(C.id, C.started_at, C.queue, *[pagg.c[k] for k in ("analyses", *_SUMS)])
+                      .select_from(C).outerjoin(pagg, pagg.c.cid == C.id).where(C.id.in_(ids)))
+                by_id = {r.id: r for r in s.execute(pq)}
+                rows = [by_id[i] for i in ids if i in by_id]
+            else:
+                rows = s.execute(q.order_by(*order).limit(query.per_page).offset(offset)).all()
             out = self._hydrate(s, rows)
         return Page(rows=out, total=int(total or 0), query=query)
 

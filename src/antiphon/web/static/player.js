@@ -111,7 +111,7 @@ function applySolo() {
   const vals = gainValues(solo)
   if (audioGraph.gains) {
     const t = audioGraph.ctx.currentTime
-    audioGraph.gains.forEach((g, i) => g.gain.setValueAtTime(vals[i], t))
+    audioGraph.gains.forEach((g, i) => { g.gain.cancelScheduledValues(t); g.gain.value = vals[i] })
   }
   root.dataset.solo = solo
   root.dataset.gains = vals.join(',')
@@ -297,6 +297,7 @@ async function init() {
     if (t0 > 0) seek(t0); else onTime(0)
     root.dataset.state = 'ready'
     root.dataset.ready = '1'
+    window.antiphon.readyAt = performance.now() // ms since navigation start
     setStatus(peaks ? '' : statusEl.textContent)
     window.dispatchEvent(new CustomEvent('antiphon:ready', { detail: { duration: d } }))
   })
