@@ -481,7 +481,11 @@ def ingest_file(store: Store, path: str | os.PathLike, *, task: Any = None, conv
             attrs = flex.parse_task_attributes(raw)
         except MetadataError as exc:
             problems = problems + (exc.problems or [Problem("task_attributes", exc.message)])
-    info = probe(src)
+    try:
+        info = probe(src)
+    except AudioError as exc:  # name the file as the caller knows it, not our temporary path
+        msg = exc.message.replace(str(src), filename or src.name)
+        raise AudioError(msg, exc.problems or [Problem("file", msg)]) from None
     if info.channels != 2:
         raise AudioError(
             f"{filename or src.name}: has {info.channels} channel(s); a dual-channel recording "
