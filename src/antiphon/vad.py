@@ -122,7 +122,7 @@ class VadOptions:
     #: wideband, hence 0.5 rather than a higher bar.)
     verify: bool = True
     verify_voiced: float = 0.2
-    verify_threshold: float = 0.5
+    verify_threshold: float = 0.4
     #: Utterances where more than this share of hops are two-tone pure
     #: (two spectral peaks hold 99 % of the energy: DTMF, ringback, dial,
     #: busy and fax tones) also get the neural check.
