@@ -372,8 +372,8 @@ def _decide(run: _Run, cue: str | None, options: RedactOptions) -> str | None:
     formatted = " ".join(t.formatted for t in run.toks if t.formatted)
     if re.search(r"\b\d{3}-\d{2}-\d{4}\b", formatted):
         return "SSN"
-    if cue == "CVV" and 3 <= n <= 4:
-        return "CVV"
+    if cue == "CVV" and 3 <= n <= 4 or cue == "CARD_NUMBER" and n == 3:
+        return "CVV"  # three digits asked about a card are its security code
     if cue == "EXPIRY" and 3 <= n <= 6:
         return "EXPIRY"
     if cue == "PIN" and 3 <= n <= 8:

@@ -113,7 +113,7 @@ class Rule:
     above: float | None = None
     below: float | None = None
     edges: bool = False  # silence: count the silence before the first / after the last word
-    line: int | None = None
+    line: int | None = field(default=None, compare=False)  # where the rule is in its file
 
     def describe(self) -> str:
         if self.name:
