@@ -1217,16 +1217,13 @@ def _render_plan(conf: Conference, plan: _Plan, audio_path: Path, rate: int, enc
         hm = conf.hold_music
         assert hm is not None
         rules["hold music"] = hm.channel
-        for p in conf.participants:
-            for h in p.holds:
-                span = Timeline([(h.start, h.end)]) & music
-                for a, b in span:
-                    placements[1].append(_mixing.Placement(
-                        hm.audio, h.start - w0, [(a - w0, b - w0)], gain=_db(hm.gain_db),
-                        rule=hm.channel, loop=True, label="hold music",
-                    ))
-        # one music source per hold: overlapping holds of several participants must not double it
-        placements[1][:] = _dedupe_music(placements[1])
+        # one music stream per stretch of hold, started from the top when the hold starts
+        for a, b in plan.music:
+            for lo, hi in Timeline([(a, b)]).crop(w0, w1):
+                placements[1].append(_mixing.Placement(
+                    hm.audio, a - w0, [(lo - w0, hi - w0)], gain=_db(hm.gain_db),
+                    rule=hm.channel, loop=True, label="hold music",
+                ))
     stats = _mixing.render(
         placements, duration=w1 - w0, rate=rate, out_path=audio_path, encoding=encoding,
         headroom=options.headroom, ceiling_db=options.ceiling_db, block_seconds=options.block_seconds,
@@ -1247,21 +1244,6 @@ def _render_plan(conf: Conference, plan: _Plan, audio_path: Path, rate: int, enc
                 )
     warnings += _stereo_warnings(stats, rules)
     return stats, warnings
-
-
-def _dedupe_music(placements: list[_mixing.Placement]) -> list[_mixing.Placement]:
-    """Keep voice placements; of hold-music placements, drop spans already covered."""
-    out: list[_mixing.Placement] = []
-    covered = Timeline()
-    for p in placements:
-        if not p.loop:
-            out.append(p)
-            continue
-        span = Timeline(p.active) - covered if covered else Timeline(p.active)
-        if span:
-            out.append(_mixing.Placement(p.path, p.start, list(span), p.gain, p.rule, True, p.label))
-            covered = covered | span
-    return out
 
 
 def _task_attributes(conf: Conference, agent: Participant | None, media: dict, mode: str) -> dict:

@@ -54,6 +54,29 @@ def test_transfer_metrics_per_segment_match_truth(tmp_path, legs, mode):
         assert offsets == [0.5, 36.0]
 
 
+def test_warm_transfer_three_voices(tmp_path, legs):
+    """alice brings bob in at 25 s and leaves at 35 s: both agents on channel 2 for 10 s."""
+    desc = {"start_time": START, "participants": [
+        {"id": "caller", "role": "customer", "audio": "customer.wav", "join": 0, "leave": 60,
+         "speech": legs["customer"][1]},
+        {"id": "alice", "role": "agent", "audio": "alice.wav", "join": 0, "leave": 35, "speech": legs["alice"][1]},
+        {"id": "bob", "role": "agent", "audio": "bob.wav", "join": 25, "leave": 60, "audio_start": 10,
+         "speech": legs["bob"][1]},
+    ], "transfers": [{"from": "alice", "to": "bob", "at": 24, "type": "warm", "via": "agent"}]}
+    (tmp_path / "warm.json").write_text(json.dumps(desc))
+    (out,) = record_conference(tmp_path / "warm.json", tmp_path / "out")
+    both = out.truth["parties"]["alice"]["speech"] | out.truth["parties"]["bob"]["speech"]
+    assert out.truth["channels"]["2"] == both
+    assert (out.truth["parties"]["bob"]["speech"].crop(25, 35)).duration() > 0  # three voices at once
+    result = analyze(out.path, conversation=out.files["conversation"]).to_dict()
+    windows = [tuple(s["window"]) for s in result["segments"]]
+    assert windows == [(0.0, 35.0), (25.0, 60.0)]  # the segments overlap, as reservations do
+    for seg, window in zip(result["segments"], windows):
+        want = compute_metrics(out.truth["channels"]["1"], both, window)
+        for key in ("agent_talk_time", "customer_talk_time"):
+            assert close(seg["metrics"][key], want[key]), (seg["worker"], key, seg["metrics"][key], want[key])
+
+
 def test_hold_music_is_not_agent_talk(tmp_path, hv):
     """The customer is held twice while the agent is silent; music fills channel 2."""
     data, sr, speech = hv[0]
