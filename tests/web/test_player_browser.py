@@ -87,8 +87,8 @@ def test_solo_routes_one_channel_to_both_ears(page, mode, gains):
 
 def test_clicking_a_transcript_word_seeks_there(page):
     open_player(page)
-    word = page.locator("#transcript .turn").nth(6).locator(".w").nth(3)  # "refund" in turn 7
-    start = float(word.get_attribute("data-start"))
+    word = page.locator("#transcript .turn").nth(6).locator(".words > span").nth(3)  # "refund" in turn 7
+    start = float(word.get_attribute("data-s"))
     word.click()
     page.wait_for_function(f"Math.abs(antiphon.audio.currentTime - {start}) < 0.05")
     assert float(page.get_attribute("#player", "data-time")) == pytest.approx(start, abs=0.05)

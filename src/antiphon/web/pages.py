@@ -292,7 +292,9 @@ def create_router(source, config: WebConfig | None = None, *, media_url: Callabl
             return error(request, fmt, exc)
         if fmt == "json":
             return JSONResponse({"ok": True, **data})
-        return render(request, "conversation.html", {"c": data, "player_json": json.dumps(data)})
+        # The transcript is in the page as markup; the embedded JSON leaves it out.
+        embedded = {**data, "player": {k: v for k, v in data["player"].items() if k != "turns"}}
+        return render(request, "conversation.html", {"c": data, "player_json": json.dumps(embedded, separators=(",", ":"))})
 
     @router.get("/conversations/{cid}/peaks.json", include_in_schema=False)
     async def peaks(request: Request, cid: str):

@@ -127,7 +127,7 @@ function setSolo(mode) {
 }
 
 // ---- transcript ----------------------------------------------------------------------
-const words = $$('#transcript .w').map((el) => ({ el, start: +el.dataset.start, end: +el.dataset.end }))
+const words = $$('#transcript .words > span').map((el) => ({ el, start: +el.dataset.s, end: +el.dataset.e }))
 const turns = $$('#transcript .turn').map((el) => ({ el, start: +el.dataset.start, end: +el.dataset.end }))
 let currentWord = null
 let currentTurn = null
@@ -323,8 +323,8 @@ zoom.addEventListener('input', () => {
 document.addEventListener('click', (e) => {
   const seekEl = e.target.closest('[data-seek]')
   if (seekEl) { seek(+seekEl.dataset.seek); return }
-  const w = e.target.closest('#transcript .w')
-  if (w) seek(+w.dataset.start)
+  const w = e.target.closest('#transcript .words > span')
+  if (w) seek(+w.dataset.s)
 })
 
 document.addEventListener('keydown', (e) => {
