@@ -17,7 +17,7 @@ WIN = 256  #: 32 ms analysis window
 NFFT = 256  #: no zero padding: the wrapped-around autocorrelation tail is small under the Hann window
 LAG = 2  #: hops between the spectra compared for spectral persistence (40 ms)
 PITCH_LAGS = (20, 100)  #: samples: 400 Hz down to 80 Hz
-BAND = (200.0, 3600.0)  #: Hz; below 200 Hz is mains hum and handling noise
+BAND = (300.0, 3600.0)  #: Hz; below 200 Hz is mains hum and handling noise
 FLOOR_DB = -110.0  #: level reported for digital silence
 
 _bins = np.fft.rfftfreq(NFFT, 1.0 / RATE)

@@ -110,6 +110,10 @@ class VadOptions:
     #: lip smacks, clicks, keyboard and handling noise are unvoiced.
     min_voiced: float = 0.06
     voicing_threshold: float = 0.8
+    #: Drop fragments without a single voiced hop before pauses are bridged,
+    #: so clicks, keyboard taps and breaths next to speech do not stretch
+    #: the utterance (every syllable has a voiced nucleus).
+    voiced_fragments: bool = True
     #: Use the WebRTC VAD model's per-hop decision as part of the evidence.
     use_model: bool = True
     #: Neural check: utterances whose share of strongly voiced hops
@@ -444,13 +448,15 @@ def speech_from_features(arrays: dict, opts: VadOptions, duration: float | None 
     for c in range(chans):
         mask = _hysteresis(high[:, c], low[:, c])
         runs = _runs(mask)
+        vc = np.concatenate([[0], np.cumsum(voiced[:, c])])
         merged: list[list[int]] = []
         for a, b in runs:
+            if opts.voiced_fragments and vc[b] == vc[a]:
+                continue  # no voiced hop at all: a click, tap or breath, not part of a word
             if merged and a - merged[-1][1] < bridge:
                 merged[-1][1] = b
             else:
                 merged.append([int(a), int(b)])
-        vc = np.concatenate([[0], np.cumsum(voiced[:, c])])
         sc = np.concatenate([[0], np.cumsum(strong[:, c])])
         pc = np.concatenate([[0], np.cumsum(pure[:, c])])
         ivs = []

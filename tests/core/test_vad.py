@@ -224,3 +224,22 @@ def test_identical_channels_are_not_bleed_of_each_other(calls_dir, wav_writer):
     assert va.similarity["identical"] is True
     assert va.speech[0] == va.speech[1]
     assert va.speech[0].duration() > 5.0
+
+
+def test_clicks_and_hum_do_not_stretch_talk(calls_dir, wav_writer):
+    """Keyboard taps around the agent's speech and mains hum are not talk."""
+    import soundfile as sf
+
+    wav, truth, meta = _hv(calls_dir, "hvb_00d676d7058c49bb")
+    x, sr = sf.read(str(wav), dtype="float64")
+    rng = np.random.default_rng(5)
+    for i in rng.integers(0, len(x) - 50, 300):  # ~6 taps a second, 5 ms each
+        x[i:i + 40, 1] += rng.standard_normal(40) * 0.2 * np.exp(-np.arange(40) / 8)
+    t = np.arange(len(x)) / sr
+    x *= 0.1
+    x += (0.01 * np.sin(2 * np.pi * 60 * t) + 0.003 * np.sin(2 * np.pi * 180 * t))[:, None]
+    va = detect_speech(wav_writer("taps.wav", x, sample_rate=sr))
+    for ch in (0, 1):
+        ref = truth[ch].duration()
+        assert abs(va.speech[ch].duration() - ref) <= 0.08 * ref, (ch, va.speech[ch].duration(), ref)
+        assert f1(truth[ch], va.speech[ch], meta["duration_s"]) >= 0.93
