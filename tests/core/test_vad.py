@@ -241,5 +241,5 @@ def test_clicks_and_hum_do_not_stretch_talk(calls_dir, wav_writer):
     va = detect_speech(wav_writer("taps.wav", x, sample_rate=sr))
     for ch in (0, 1):
         ref = truth[ch].duration()
-        assert abs(va.speech[ch].duration() - ref) <= 0.08 * ref, (ch, va.speech[ch].duration(), ref)
+        assert abs(va.speech[ch].duration() - ref) <= 0.05 * ref, (ch, va.speech[ch].duration(), ref)
         assert f1(truth[ch], va.speech[ch], meta["duration_s"]) >= 0.93
