@@ -243,3 +243,11 @@ def test_clicks_and_hum_do_not_stretch_talk(calls_dir, wav_writer):
         ref = truth[ch].duration()
         assert abs(va.speech[ch].duration() - ref) <= 0.05 * ref, (ch, va.speech[ch].duration(), ref)
         assert f1(truth[ch], va.speech[ch], meta["duration_s"]) >= 0.93
+
+
+@pytest.mark.parametrize("samples", [1, 100, 300, 1000])
+def test_very_short_recordings(wav_writer, samples):
+    x = np.random.default_rng(0).standard_normal((samples, 2)) * 0.1
+    va = detect_speech(wav_writer("short.wav", x))
+    assert va.speech == (Timeline(), Timeline())
+    assert len(va.diagnostics["channels"]) == 2
