@@ -101,6 +101,11 @@ class MixOptions:
     url_base:
         Base URL for the media entries' ``url`` (the file name is appended);
         default: the output file's absolute path.
+    check_start_times, check_tolerance:
+        When two legs come with start times, also measure the offset from the
+        bleed; if it is found with at least ``warn_confidence`` and differs by
+        more than ``check_tolerance`` seconds, warn (media-server timestamps
+        are often off by tens of milliseconds). The start times are still used.
     """
 
     sample_rate: int | None = None
@@ -115,6 +120,8 @@ class MixOptions:
     bleed_delay: float = 0.0
     bleed_in: str = "agent"
     url_base: str | None = None
+    check_start_times: bool = True
+    check_tolerance: float = 0.010
 
     def check(self) -> None:
         problems = []
@@ -188,8 +195,8 @@ class MixResult:
 
     ``offset`` is where the agent leg's first sample lies in customer-leg
     seconds (positive: the agent leg started later). ``correlation`` and
-    ``confidence`` come from automatic alignment (``None`` when start times
-    were given): ``correlation`` is the plain normalised cross-correlation of
+    ``confidence`` come from the bleed (``None`` when start times were given
+    and the bleed gave no confident offset): ``correlation`` is the plain normalised cross-correlation of
     the two legs at that offset (small, since bleed is quiet), ``confidence``
     the share of the legs' 4-second chunks whose own correlation peak agrees
     with that offset (0-1). On the reference calls a -25 dB bleed scores 0.45-0.65 and legs
@@ -251,6 +258,15 @@ def _time_arg(value: Any, name: str) -> float | datetime:
             f"{name}: {value!r} is neither seconds nor an ISO 8601 time (e.g. 2026-11-02T15:04:05.250Z)",
             exc.problems,
         ) from None
+
+
+def _estimate(c_path, a_path, c_info, a_info, rules, options: MixOptions) -> _mixing.Alignment:
+    return _mixing.estimate_offset(
+        c_path, a_path,
+        customer_rule=rules["customer_channel"], agent_rule=rules["agent_channel"],
+        max_offset=options.max_offset, seconds=options.align_seconds,
+        rate=min(8000, c_info.sample_rate, a_info.sample_rate),
+    )
 
 
 def mix_legs(
@@ -321,13 +337,22 @@ def mix_legs(
         else:
             offset = float(ags) - float(cs)  # type: ignore[arg-type]
         aligned_by = "start times"
+        if options.check_start_times:
+            try:
+                al = _estimate(c_path, a_path, c_info, a_info, rules, options)
+            except AudioError:
+                al = None
+            if al is not None and al.confidence >= options.warn_confidence:
+                found = al.offset + (1.0 if options.bleed_in == "agent" else -1.0) * options.bleed_delay
+                correlation, confidence = al.correlation, al.confidence
+                if abs(found - offset) > options.check_tolerance:
+                    warnings.append(
+                        f"the start times put the agent leg at {offset:+.4f} s but the bleed between the legs "
+                        f"says {found:+.4f} s (confidence {al.confidence:.2f}): the start times may be off by "
+                        f"{found - offset:+.4f} s; leave them out to align by the bleed"
+                    )
     else:
-        rate = min(8000, c_info.sample_rate, a_info.sample_rate)
-        al = _mixing.estimate_offset(
-            c_path, a_path,
-            customer_rule=rules["customer_channel"], agent_rule=rules["agent_channel"],
-            max_offset=options.max_offset, seconds=options.align_seconds, rate=rate,
-        )
+        al = _estimate(c_path, a_path, c_info, a_info, rules, options)
         sign = 1.0 if options.bleed_in == "agent" else -1.0
         offset = al.offset + sign * options.bleed_delay
         correlation, confidence = al.correlation, al.confidence

@@ -60,6 +60,17 @@ def test_auto_alignment_recovers_a_known_offset(tmp_path, hv, offset):
     assert abs(ncc(out[:, 1], ch1)) < 0.2 and abs(ncc(out[:, 0], ch2)) < 0.2
 
 
+def test_start_times_are_checked_against_the_bleed(tmp_path, hv):
+    c, a, sr = bleed_pair(tmp_path, hv[0], 2.3456789)
+    opts = MixOptions(bleed_delay=ECHO)
+    good = mix_legs(c, a, tmp_path / "good.wav", customer_start=0, agent_start=2.3456789, options=opts)
+    assert good.offset == 2.3456789 and not good.warnings and good.confidence >= 0.5
+    bad = mix_legs(c, a, tmp_path / "bad.wav", customer_start=0, agent_start=2.2, options=opts)
+    assert bad.offset == 2.2  # the given times win ...
+    (warning,) = bad.warnings  # ... with a warning naming the bleed's offset
+    assert "+2.3457 s" in warning and "off by +0.1457 s" in warning
+
+
 def test_legs_without_bleed_are_refused(tmp_path, hv):
     data, sr, _ = hv[0]
     c = write(tmp_path / "c.wav", data[:, 0], sr)

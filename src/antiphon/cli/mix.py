@@ -47,12 +47,14 @@ See docs/mixing.md.""",
               help="Known delay of the bleed (echo path), seconds, corrected in the offset found.")
 @click.option("--bleed-in", type=click.Choice(["agent", "customer"]), default="agent", show_default=True,
               help="Which leg carries the bleed of the other (for --bleed-delay).")
+@click.option("--check-start-times/--no-check-start-times", default=True, show_default=True,
+              help="With start times, warn when the bleed between the legs says otherwise.")
 @click.option("--url-base", help="Base URL for the media entries' url (default: the output file path).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @handle_errors
 def mix(customer, agent, customer_start, agent_start, customer_channel, agent_channel, conference, mode,
         perspective, output, sample_rate, encoding, headroom, ceiling_db, max_offset, min_confidence,
-        bleed_delay, bleed_in, url_base, as_json):
+        bleed_delay, bleed_in, check_start_times, url_base, as_json):
     """Build dual-channel recordings from per-participant legs.
 
     Two legs: --customer and --agent become one stereo file, customer on
@@ -70,7 +72,7 @@ def mix(customer, agent, customer_start, agent_start, customer_channel, agent_ch
         sample_rate=sample_rate, encoding=encoding, headroom=headroom, ceiling_db=ceiling_db,
         max_offset=max_offset, min_confidence=min_confidence,
         warn_confidence=max(min_confidence, MixOptions.warn_confidence),
-        bleed_delay=bleed_delay, bleed_in=bleed_in, url_base=url_base,
+        bleed_delay=bleed_delay, bleed_in=bleed_in, url_base=url_base, check_start_times=check_start_times,
     )
     if conference:
         if customer or agent or customer_start or agent_start:
