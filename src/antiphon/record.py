@@ -1153,6 +1153,16 @@ def record_conference(
     encoding = options.encoding or "pcm16"
     suffix = _mixing.ENCODINGS[encoding][2] if encoding in _mixing.ENCODINGS else ".wav"
     rate = int(options.sample_rate or min(48000, max(_mixing.leg_info(p.audio).sample_rate for p in conf.participants)))
+    legs = {p.audio.resolve() for p in conf.participants}
+    if conf.hold_music is not None:
+        legs.add(conf.hold_music.audio.resolve())
+    for plan in plans:
+        target = (out_root / f"{plan.stem}{suffix}").resolve()
+        if target in legs:
+            raise AntiphonError(
+                f"{target}: the recording would overwrite the leg of the same name; "
+                "choose another output folder or give the conference a name"
+            )
     results = []
     for plan in plans:
         audio_path = out_root / f"{plan.stem}{suffix}"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from antiphon import flex
-from antiphon.errors import MetadataError
+from antiphon.errors import AntiphonError, MetadataError
 from antiphon.record import MixOptions, load_conference, record_conference
 from antiphon.timeline import Timeline
 from recordkit import fdelay, hold_music, ncc, read, write
@@ -249,3 +249,53 @@ def test_iso_times_and_stereo_legs(tmp_path, legs, hv):
     audio, _ = read(out.path)
     assert ncc(audio[:, 1], placed(legs["alice"][0], 0.5, [(0.5, 20)], len(audio), sr)) > 0.999
     assert not out.warnings
+
+
+def test_native_transfer_reproduces_the_flex_reference_conversation(tmp_path, legs, flex_dir):
+    """The shared Flex example: one recording, alice then bob, bob 158 s in."""
+    ref = json.loads((flex_dir / "conversation_transfer_native.json").read_text())
+    a, b = ref["segments"]
+    desc = {"participants": [
+        {"role": "customer", "audio": str(legs["customer"][0]), "join": a["start"], "leave": b["end"]},
+        {"role": "agent", "audio": str(legs["alice"][0]), "join": a["start"], "leave": a["end"],
+         **{k: a[k] for k in ("task_sid", "reservation_sid", "worker", "queue")}},
+        {"role": "agent", "audio": str(legs["bob"][0]), "join": b["start"], "leave": b["end"],
+         **{k: b[k] for k in ("task_sid", "reservation_sid", "worker", "queue")}},
+    ], "transfers": [{"from": "alice", "to": "bob", "at": a["end"]}]}
+    (out,) = record_conference(desc, tmp_path, options=MixOptions(url_base=ref["recording"]["url"].rsplit("/", 1)[0]))
+    conv = out.conversation
+    assert set(conv) == {k for k in ref if not k.startswith("_") and not k.startswith("expected")}
+    assert set(conv["recording"]) == set(ref["recording"])
+    assert {k: v for k, v in conv["recording"].items() if k != "url"} == {
+        k: v for k, v in ref["recording"].items() if k != "url"}
+    assert conv["segments"] == ref["segments"]
+    windows = flex.parse_conversation(conv).windows(out.duration)
+    assert [w.segment_recording_offset for w in windows] == ref["expected_segment_recording_offset_s"]
+    assert out.duration == 435.0
+    assert any("ends" in w and "silent" in w for w in out.warnings)  # 51 s legs in a 7-minute call
+
+
+def test_legs_of_different_rates_and_formats(tmp_path, hv):
+    import soxr
+    import soundfile as sf
+
+    data, sr, _ = hv[0]
+    a16 = soxr.resample(data[:, 1], sr, 16000)
+    sf.write(str(tmp_path / "agent.flac"), a16, 16000)
+    write(tmp_path / "caller.wav", data[:, 0], sr, "ULAW")
+    desc = {"start_time": START, "participants": [
+        {"role": "customer", "audio": "caller.wav", "join": 0, "leave": 40},
+        {"id": "alice", "role": "agent", "audio": "agent.flac", "join": 0.0000625, "leave": 40},
+    ]}
+    (tmp_path / "mixed.json").write_text(json.dumps(desc))
+    (out,) = record_conference(tmp_path / "mixed.json", tmp_path / "out")
+    assert out.sample_rate == 16000
+    audio, osr = read(out.path)
+    assert osr == 16000 and len(audio) == 40 * 16000
+    c16 = soxr.resample(read(tmp_path / "caller.wav")[0][:, 0], sr, 16000)
+    assert ncc(audio[:, 0], c16[: len(audio)]) > 0.999
+    assert ncc(audio[:, 1], fdelay(a16, 0.0000625, 16000, len(audio))) > 0.999  # one sample at 16 kHz
+    # an output that would overwrite a leg is refused before anything is written
+    with pytest.raises(AntiphonError, match="overwrite the leg"):
+        record_conference(load_conference({**desc, "name": "caller"}, base_dir=tmp_path), tmp_path)
+    assert ncc(read(tmp_path / "caller.wav")[0][:, 0], data[:, 0]) > 0.99
