@@ -307,6 +307,9 @@ def resegment(s, conversation_id: str) -> int:
             fseg = flex.Segment(seg.task_sid, seg.reservation_sid, seg.worker, seg.queue, seg.start, seg.end)
             sw = flex.segment_windows(rec.start_time, duration, [fseg])[0]
             window, offset, note = sw.window, sw.segment_recording_offset, sw.note
+            if offset is None and (seg.end is None or seg.end >= seg.start):
+                # outside this recording: still say where it would start (Flex's offset)
+                offset = round(max(0.0, (seg.start - rec.start_time).total_seconds()), 3)
         seg.recording_sid, seg.segment_recording_offset, seg.note = rec.sid, offset, note
         if window is None:
             continue
