@@ -141,3 +141,27 @@ def test_default_channel_colours_have_contrast_on_the_background():
         assert contrast_ratio(DEFAULT_COLOURS[name], bg) >= 3.0, name
     assert contrast_ratio("#ffffff", "#000000") == pytest.approx(21.0)
     assert contrast_ratio("#777777", "#ffffff") == pytest.approx(4.48, abs=0.01)
+
+
+def test_docs_example_runs():
+    """The Python example in docs/web.md runs as written."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "web.md").read_text()
+    code = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert code, "docs/web.md has a Python example"
+    exec(compile(code[0], "docs/web.md", "exec"), {})
+
+
+def test_colour_overrides_are_validated(monkeypatch):
+    from antiphon.errors import AntiphonError
+    from antiphon.web import WebConfig
+
+    monkeypatch.setenv("ANTIPHON_COLOURS", "customer=#0a6b2d, agent=#6f1fbf")
+    cfg = WebConfig.from_env()
+    assert cfg.colours["customer"] == "#0a6b2d" and cfg.colours["agent"] == "#6f1fbf"
+    monkeypatch.setenv("ANTIPHON_COLOURS", "customr=#000000,agent=blue;")
+    with pytest.raises(AntiphonError) as e:
+        WebConfig.from_env()
+    assert [p.path for p in e.value.problems] == ["colours.customr", "colours.agent"]

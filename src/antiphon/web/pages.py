@@ -33,7 +33,7 @@ DEFAULT_COLOURS = {
     "customer": "#1a7f37",  # green, 5.1:1 on white
     "agent": "#1f5fbf",  # blue, 6.0:1 on white
     "crosstalk": "#d1242f",  # red
-    "silence": "#b35900",  # orange, 4.6:1 on white
+    "silence": "#b35900",  # orange, 4.8:1 on white
     "marker": "#6f42c1",  # keyword / category hits
     "segment": "#24292f",  # transfer boundaries
     "background": "#ffffff",
@@ -283,8 +283,9 @@ def create_router(source, config: WebConfig | None = None, *, media_url: Callabl
     async def conversation(request: Request, name: str):
         cid, suffix = _split(name)
         fmt = wants(request, suffix)
+        rsid = request.query_params.get("recording") or None
         try:
-            conv = source.get_conversation(cid)
+            conv = source.get_conversation(cid, recording_sid=rsid) if rsid else source.get_conversation(cid)
             if conv is None:
                 raise NotFound(f"no conversation {cid!r}")
             data = conversation_view(conv, config, media_url)
@@ -302,8 +303,9 @@ def create_router(source, config: WebConfig | None = None, *, media_url: Callabl
 
         from ..peaks import peaks_for
 
+        rsid = request.query_params.get("recording") or None
         try:
-            conv = source.get_conversation(cid)
+            conv = source.get_conversation(cid, recording_sid=rsid) if rsid else source.get_conversation(cid)
             if conv is None:
                 raise NotFound(f"no conversation {cid!r}")
             path = conv.get("recording_path") or (source.recording_path(conv["recording_sid"])
@@ -444,10 +446,12 @@ def conversation_view(conv: dict, config: WebConfig, media_url=None) -> dict:
         "recording": {
             "sid": conv.get("recording_sid"),
             "media_url": url,
-            "peaks_url": f"/conversations/{cid}/peaks.json",
+            "peaks_url": f"/conversations/{cid}/peaks.json"
+                         + (f"?recording={conv['recording_sid']}" if conv.get("recordings") and len(conv["recordings"]) > 1 else ""),
             "sample_rate": rec.get("sample_rate"),
             "channel_roles": rec.get("channel_roles") or ["customer", "agent"],
         },
+        "recordings": conv.get("recordings") or [],
         "segments": segments,
         "metrics": views.flex_metrics(m),
         "percentages": views.percentages(m, duration),

@@ -87,7 +87,7 @@ class ReportQuery:
 class Source(Protocol):
     def list_conversations(self, query: ListQuery) -> Page: ...
 
-    def get_conversation(self, conversation_id: str) -> dict | None: ...
+    def get_conversation(self, conversation_id: str, recording_sid: str | None = None) -> dict | None: ...
 
     def report(self, query: ReportQuery) -> list[dict]: ...
 
@@ -288,7 +288,7 @@ class MemorySource:
         start = (query.page - 1) * query.per_page
         return Page(rows=rows[start:start + query.per_page], total=len(rows), query=query)
 
-    def get_conversation(self, conversation_id: str) -> dict | None:
+    def get_conversation(self, conversation_id: str, recording_sid: str | None = None) -> dict | None:
         for c in self.conversations:
             if str(c["id"]) == str(conversation_id):
                 return c
