@@ -107,7 +107,7 @@ class FeatureStream:
         # band where voicing shows; half the cost of the full band).
         ac = np.fft.irfft(full[..., : NFFT // 4 + 1], n=NFFT // 2, axis=-1)
         r = (ac[..., _pitch4] * _iwac4).max(axis=-1)
-        voicing = np.where(total > 0, r / np.maximum(ac[..., 0], 1e-30), 0.0)
+        voicing = np.where(total > 0, np.minimum(r / np.maximum(ac[..., 0], 1e-30), 1.0), 0.0)
         # Two-tone purity: share of band energy in the two strongest
         # non-overlapping 5-bin windows (DTMF, ringback, dial, fax tones ~1).
         box = power[..., :-4] + power[..., 1:-3] + power[..., 2:-2] + power[..., 3:-1] + power[..., 4:]
