@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from . import _mixing
 from .errors import AntiphonError, AudioError, MetadataError, Problem
@@ -389,8 +389,6 @@ def mix_legs(
     warnings += _stereo_warnings(stats, {
         f"customer leg {c_path.name}": rules["customer_channel"], f"agent leg {a_path.name}": rules["agent_channel"],
     })
-    if start_time is not None and begin < 0:
-        pass  # start_time is already the earlier leg's start
     return MixResult(
         path=out,
         offset=offset,
