@@ -436,6 +436,14 @@ def conversation_view(conv: dict, config: WebConfig, media_url=None) -> dict:
     inter = views.interruptions_by_party(a)
     from .source import _parse_dt
 
+    moments = sorted(
+        [{"kind": "silence", "start": x["start"], "label": f"Silence {views.fmt_seconds(x['duration'])}", "party": None}
+         for x in player["long_silences"]]
+        + [{"kind": x["kind"], "start": x["start"], "label": x["label"], "party": x["party"]} for x in player["markers"]]
+        + [{"kind": "interruption", "start": x["start"], "label": f"Interruption by {x['interrupter'] or 'unknown'}",
+            "party": None} for x in player["interruptions"]],
+        key=lambda x: x["start"])
+
     started = _parse_dt(conv.get("started_at") or rec.get("start_time"))
     return {
         "id": cid,
@@ -458,6 +466,7 @@ def conversation_view(conv: dict, config: WebConfig, media_url=None) -> dict:
         "interruptions_by_party": inter,
         "categories": views.category_names(a),
         "keyword_hits": [x for x in player["markers"] if x["kind"] == "keyword"],
+        "moments": moments,
         "warnings": list(a.get("warnings") or []) + list(conv.get("warnings") or []),
         "player": player,
         "colours": config.colours,
