@@ -65,6 +65,9 @@ def test_conversation_page_has_player_media_and_peaks(service):
     assert media.status_code == 206 and len(media.content) == 1024
     peaks = client.get(c["recording"]["peaks_url"]).json()
     assert peaks["channels"] == 2 and peaks["duration"] == pytest.approx(c["duration"], abs=0.01)
+    cached = list((store.data_dir / "peaks").glob("*.peaks.json"))
+    assert len(cached) == 1  # computed once, kept in the data directory
+    assert client.get(c["recording"]["peaks_url"]).json() == peaks
     page = client.get(f"/conversations/{cid}")
     assert page.status_code == 200 and 'id="waveform"' in page.text and url in page.text
 

@@ -62,6 +62,8 @@ def mount(app, store, config: WebConfig | None = None, *, media_url=None) -> Non
     from .pages import HERE
 
     config = config or WebConfig.from_env()
+    if config.peaks_cache_dir is None and getattr(store, "data_dir", None) is not None:
+        config.peaks_cache_dir = str(store.data_dir / "peaks")  # beside the database, not in media/
     source = _as_source(store, config)
     app.include_router(create_router(source, config, media_url=media_url))
     app.mount(STATIC_PREFIX, StaticFiles(directory=str(HERE / "static")), name="antiphon-static")

@@ -55,8 +55,9 @@ class WebConfig:
     long_silence:
         Silences at least this long (seconds) are marked and counted as long.
     peaks_cache_dir:
-        Where waveform peaks are cached; ``None`` caches beside each recording
-        (falling back to no cache when that is read-only).
+        Where waveform peaks are cached. ``mount`` over a store uses
+        ``<data_dir>/peaks``; ``None`` caches beside each recording (falling
+        back to no cache when that is read-only).
     """
 
     colours: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_COLOURS))
