@@ -449,6 +449,7 @@ class Participant:
     task_sid: str | None = None
     reservation_sid: str | None = None
     index: int = 0
+    name: str | None = None  # display name or phone number
 
     @property
     def present(self) -> Timeline:
@@ -849,6 +850,7 @@ def _parse_conference(data: Any, base: Path, name: str, problems: list[Problem])
             speech=p["speech"], worker=p.get("worker") or (p["id"] if p["role"] == "agent" else None),
             queue=p.get("queue") or (strings["queue"] if p["role"] == "agent" else None),
             task_sid=p.get("task_sid"), reservation_sid=p.get("reservation_sid"), index=p["index"],
+            name=p.get("name"),
         ))
     if parts and not customers:
         problems.append(Problem("participants", "no participant has role customer; a conference needs exactly one"))
@@ -1300,6 +1302,11 @@ def _task_attributes(conf: Conference, agent: Participant | None, media: dict, m
         "call_sid": conf.call_sid,
         "conversations": conversations,
     }
+    customer = conf.customer
+    if customer.name:
+        attrs["name"] = customer.name
+        attrs["from" if conf.direction == "inbound" else "to"] = customer.name
+        conversations["external_contact"] = customer.name
     if mode == "native" or agent is None:
         conversations["media"] = [media]
     else:

@@ -24,7 +24,7 @@ def conference(tmp_path, legs):
         "hold_music": "music.wav",
         "participants": [
             {"id": "caller", "role": "customer", "audio": "customer.wav", "join": 0, "leave": 50,
-             "holds": [{"start": 30, "end": 36}], "speech": legs["customer"][1]},
+             "name": "+14155550123", "holds": [{"start": 30, "end": 36}], "speech": legs["customer"][1]},
             {"id": "alice", "role": "agent", "audio": "alice.wav", "join": 0.5, "leave": 33,
              "queue": "Support", "speech": legs["alice"][1]},
             {"id": "bob", "role": "agent", "audio": "bob.wav", "join": 36, "leave": 50, "audio_start": 20,
@@ -96,7 +96,7 @@ def test_native_recording_channels_and_metadata(tmp_path, legs, conference):
     assert out.truth["channels"]["2"] == out.truth["parties"]["alice"]["speech"] | out.truth["parties"]["bob"]["speech"]
 
 
-def test_per_transfer_customer_and_worker_perspectives(tmp_path, legs, conference):
+def test_per_transfer_customer_and_worker_perspectives(tmp_path, legs, conference, flex_dir):
     sr = legs["sr"]
     outs = record_conference(conference, tmp_path / "pt", mode="per-transfer")
     assert [o.path.name for o in outs] == ["call.1-alice.wav", "call.2-bob.wav"]
@@ -123,6 +123,19 @@ def test_per_transfer_customer_and_worker_perspectives(tmp_path, legs, conferenc
     assert abs(ncc(audio[:, 0], alice)) < 0.05
     m, _ = read(legs["music"][0])
     assert ncc(audio[int(29.5 * sr) :, 1], m[: n - int(29.5 * sr), 0]) > 0.99
+
+    # bob's recording starts 36 s into the call: the customer leg is read from there on
+    bob_audio, _ = read(bob_rec.path)
+    n = len(bob_audio)
+    assert n == 14 * sr
+    assert ncc(bob_audio[:, 0], placed(legs["customer"][0], -36, [(0, 14)], n, sr)) > 0.999
+    assert ncc(bob_audio[:, 1], placed(legs["bob"][0], 20 - 36, [(0, 14)], n, sr)) > 0.999
+    # the same shape as the Flex plugin's task attributes
+    plugin = json.loads((flex_dir / "task_transfer_plugin_2.json").read_text())
+    assert set(plugin) <= set(bob_rec.task_attributes)
+    assert bob_rec.task_attributes["name"] == plugin["name"]
+    assert set(plugin["conversations"]) <= set(bob_rec.task_attributes["conversations"]) | {"queue"}
+    assert bob_rec.task_attributes["conversations"]["preceded_by"] == plugin["conversations"]["preceded_by"]
 
     wouts = record_conference(conference, tmp_path / "wk", mode="per-transfer", perspective="worker")
     for o in wouts:
