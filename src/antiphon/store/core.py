@@ -97,6 +97,7 @@ class Store:
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
         self._key_cache: dict[tuple[str, str], float] = {}
         self._key_lock = threading.Lock()
+        self._sqlite_write_lock = threading.RLock()
 
     # ------------------------------------------------------------------ sessions
 
@@ -108,6 +109,14 @@ class Store:
         IMMEDIATE``) so that concurrent writers wait instead of failing.
         """
         maker = self._write_sessions if write else self._sessions
+        if write and self.dialect == "sqlite":
+            # one writer at a time per process: threads queue here instead of in SQLite's
+            # busy handler, whose sleeps (up to 100 ms each) would dominate under load
+            with self._sqlite_write_lock:
+                with maker() as s:
+                    with s.begin():
+                        yield s
+            return
         with maker() as s:
             with s.begin():
                 yield s
