@@ -4,6 +4,7 @@
 import WaveSurfer from './vendor/wavesurfer/wavesurfer.esm.js'
 import RegionsPlugin from './vendor/wavesurfer/plugins/regions.esm.js'
 import TimelinePlugin from './vendor/wavesurfer/plugins/timeline.esm.js'
+import HoverPlugin from './vendor/wavesurfer/plugins/hover.esm.js'
 
 const $ = (sel, root = document) => root.querySelector(sel)
 const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel))
@@ -279,7 +280,11 @@ async function init() {
     autoScroll: true,
     autoCenter: true,
     hideScrollbar: false,
-    plugins: [regions, TimelinePlugin.create({ container: '#wave-timeline', height: 18, style: { fontSize: '11px', color: '#57606a' } })],
+    plugins: [
+      regions,
+      TimelinePlugin.create({ container: '#wave-timeline', height: 18, style: { fontSize: '11px', color: '#57606a' } }),
+      HoverPlugin.create({ lineColor: '#24292f', lineWidth: 1, labelBackground: '#24292f', labelColor: '#fff', labelSize: '11px', formatTimeCallback: clock }),
+    ],
   })
   window.antiphon = { ws, audio, data, seek, setSolo, setRate, shareLink, togglePlay, graph: audioGraph,
     gains: () => audioGraph.gains ? audioGraph.gains.map((g) => g.gain.value) : null }
