@@ -251,3 +251,36 @@ def test_very_short_recordings(wav_writer, samples):
     va = detect_speech(wav_writer("short.wav", x))
     assert va.speech == (Timeline(), Timeline())
     assert len(va.diagnostics["channels"]) == 2
+
+
+def test_generated_pop_music_in_a_pause_is_not_talk(calls_dir, wav_writer):
+    """Drums, bass, melody and chords at the agent's speech level, inside a pause."""
+    import soundfile as sf
+
+    wav, truth, _ = _hv(calls_dir, "hvb_0002f70f7386445b", "line")
+    x, sr = sf.read(str(wav), dtype="float64")
+    a, b = int(8.2 * sr), int(12.39 * sr)
+    t = np.arange(b - a) / sr
+    rng = np.random.default_rng(0)
+    music = np.zeros(b - a)
+    for k in range(int(t[-1] / 0.5) + 1):  # 120 bpm: kick on the beat, snare and hats between
+        i, j = int(k * 0.5 * sr), int((k * 0.5 + 0.25) * sr)
+        L = min(int(0.15 * sr), len(music) - i)
+        if L > 0:
+            tt = np.arange(L) / sr
+            music[i:i + L] += 0.5 * np.sin(2 * np.pi * (100 - 300 * tt) * tt) * np.exp(-tt * 20)
+        L = min(int(0.1 * sr), len(music) - j)
+        if L > 0:
+            music[j:j + L] += 0.3 * rng.standard_normal(L) * np.exp(-np.arange(L) / sr * 30)
+    step = (t // 0.25).astype(int)
+    bass = np.array([110, 110, 147, 165, 131, 131, 98, 123])[step % 8]
+    lead = np.array([523, 587, 659, 784, 659, 587, 523, 440])[step % 8]
+    pb, pl = np.cumsum(2 * np.pi * bass / sr), np.cumsum(2 * np.pi * lead / sr)
+    music += 0.4 * (np.sin(pb) + 0.5 * np.sin(2 * pb)) + 0.25 * np.sign(np.sin(pl)) * 0.5
+    music += 0.2 * sum(np.sin(2 * np.pi * f * t) * 0.3 for f in (262, 330, 392))
+    agent = x[:, 1]
+    level = np.sqrt(np.mean(agent[np.abs(agent) > 0.01] ** 2))
+    x[a:b, 1] += music / np.sqrt(np.mean(music**2)) * level
+    va = detect_speech(wav_writer("pop.wav", x, sample_rate=sr))
+    assert va.speech[1].crop(8.2, 12.39).duration() < 1.2
+    assert abs(va.speech[1].duration() - truth[1].duration()) <= 0.1 * truth[1].duration()
