@@ -270,10 +270,11 @@ def detect_speech(path: str | os.PathLike, options: VadOptions | None = None) ->
 
 
 class _SpanVerifier:
-    """Peak Silero speech probability of a span of one channel."""
+    """The neural check of one channel's span: does Silero hear speech in it?"""
 
     LEAD = 0.3  # s of audio before the span, to settle the model's state
-    PIECE_CHUNKS = 48  # judge long spans 1.5 s at a time
+    PIECE_CHUNKS = 48  # judge long spans 1.5 s at a time, stop once accepted
+    READ_CHUNKS = 480  # read long spans 15.36 s at a time (bounded memory)
 
     def __init__(self, path, info: AudioInfo):
         self.path = path
@@ -283,27 +284,30 @@ class _SpanVerifier:
     def __call__(self, channel: int, start: float, end: float, threshold: float) -> bool:
         """True when at least two 32 ms chunks of the span reach ``threshold``.
 
-        Long spans are judged piece by piece (the model's state carries
-        over) and the check stops as soon as the span is accepted.
+        Long spans are read and judged piece by piece (the model's state
+        carries over) and the check stops as soon as the span is accepted.
         """
         from .audio import read
 
         a = max(0.0, start - self.LEAD)
         b = min(self.info.duration, end + 0.05)
-        x = read(self.path, sample_rate=_silero.RATE, start=a, end=b)[:, channel]
         model = _silero.SpeechProbs()
-        skip = int((start - a) * _silero.RATE) // _silero.CHUNK
+        skip = int((start - a) * _silero.RATE) // _silero.CHUNK  # lead-in chunks not judged
+        step = self.READ_CHUNKS * _silero.CHUNK / _silero.RATE
         piece = self.PIECE_CHUNKS * _silero.CHUNK
-        hits = 0
-        done = 0
-        for i in range(0, len(x), piece):
-            p = model.feed(x[i : i + piece])
-            first = max(0, skip - done)
-            done += len(p)
-            hits += int(np.sum(p[first:] >= threshold))
-            self.seconds += min(piece, len(x) - i) / _silero.RATE
-            if hits >= 2:
-                return True
+        hits = done = 0
+        t = a
+        while t < b:
+            x = read(self.path, sample_rate=_silero.RATE, start=t, end=min(b, t + step))[:, channel]
+            t += step
+            for i in range(0, len(x), piece):
+                p = model.feed(x[i : i + piece])
+                first = max(0, skip - done)
+                done += len(p)
+                hits += int(np.sum(p[first:] >= threshold))
+                self.seconds += min(piece, len(x) - i) / _silero.RATE
+                if hits >= 2:
+                    return True
         return False
 
 
