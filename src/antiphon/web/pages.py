@@ -1,5 +1,9 @@
 """Page routes: conversations list, conversation + player, reports.
 
+Route handlers are plain functions: FastAPI runs them in its thread pool, so
+database reads and template rendering never block the event loop (audio
+Range requests keep streaming while a big page renders).
+
 Every page is server-rendered HTML and also JSON: add ``.json`` to the path,
 pass ``?_format=json`` or send ``Accept: application/json``. Lists and
 reports are also CSV (``.csv``). Errors have one shape,
@@ -205,8 +209,9 @@ def create_router(source, config: WebConfig | None = None, *, media_url: Callabl
     router = APIRouter()
 
     def render(request: Request, name: str, ctx: dict, status: int = 200) -> HTMLResponse:
+        # Rendered here, in the worker thread running the (sync) route, not on the event loop.
         ctx = {"request": request, "colours": config.colours, "title": config.title, **ctx}
-        return templates.TemplateResponse(request, name, ctx, status_code=status)
+        return HTMLResponse(env.get_template(name).render(ctx), status_code=status)
 
     def error(request: Request, fmt: str, exc: AntiphonError) -> Response:
         body = exc.to_dict()
@@ -214,24 +219,12 @@ def create_router(source, config: WebConfig | None = None, *, media_url: Callabl
             return JSONResponse(body, status_code=exc.status)
         return render(request, "error.html", {"error": body}, status=exc.status)
 
-    def guarded(fmt_of: Callable[[Request], str]):
-        def deco(fn):
-            async def wrapper(request: Request, *a, **kw):
-                fmt = fmt_of(request)
-                try:
-                    return await fn(request, fmt, *a, **kw)
-                except AntiphonError as exc:
-                    return error(request, fmt, exc)
-            wrapper.__name__ = fn.__name__
-            return wrapper
-        return deco
-
     @router.get("/", include_in_schema=False)
-    async def home():
+    def home():
         return RedirectResponse("/conversations", status_code=302)
 
     # -- conversations list ------------------------------------------------------
-    async def conversations(request: Request, suffix: str | None) -> Response:
+    def conversations(request: Request, suffix: str | None) -> Response:
         fmt = wants(request, suffix)
         try:
             q = parse_list_query(request.query_params, config.per_page)
@@ -268,20 +261,20 @@ def create_router(source, config: WebConfig | None = None, *, media_url: Callabl
         })
 
     @router.get("/conversations", include_in_schema=False)
-    async def conversations_html(request: Request):
-        return await conversations(request, None)
+    def conversations_html(request: Request):
+        return conversations(request, None)
 
     @router.get("/conversations.json", include_in_schema=False)
-    async def conversations_json(request: Request):
-        return await conversations(request, "json")
+    def conversations_json(request: Request):
+        return conversations(request, "json")
 
     @router.get("/conversations.csv", include_in_schema=False)
-    async def conversations_csv(request: Request):
-        return await conversations(request, "csv")
+    def conversations_csv(request: Request):
+        return conversations(request, "csv")
 
     # -- one conversation ----------------------------------------------------------
     @router.get("/conversations/{name}", include_in_schema=False)
-    async def conversation(request: Request, name: str):
+    def conversation(request: Request, name: str):
         cid, suffix = _split(name)
         fmt = wants(request, suffix)
         rsid = request.query_params.get("recording") or None
@@ -296,12 +289,13 @@ def create_router(source, config: WebConfig | None = None, *, media_url: Callabl
             return JSONResponse({"ok": True, **data})
         # The transcript is in the page as markup; the embedded JSON leaves it out.
         embedded = {**data, "player": {k: v for k, v in data["player"].items() if k != "turns"}}
-        return render(request, "conversation.html", {"c": data, "player_json": json.dumps(embedded, separators=(",", ":"))})
+        return render(request, "conversation.html", {
+            "c": data, "player_json": json.dumps(embedded, separators=(",", ":")),
+            "transcript_html": views.transcript_html(data["player"]["turns"]),
+        })
 
     @router.get("/conversations/{cid}/peaks.json", include_in_schema=False)
-    async def peaks(request: Request, cid: str):
-        from starlette.concurrency import run_in_threadpool
-
+    def peaks(request: Request, cid: str):
         from ..peaks import peaks_for
 
         rsid = request.query_params.get("recording") or None
@@ -313,14 +307,14 @@ def create_router(source, config: WebConfig | None = None, *, media_url: Callabl
                                                    if conv.get("recording_sid") else None)
             if not path or not Path(path).exists():
                 raise NotFound(f"conversation {cid!r} has no stored recording")
-            p = await run_in_threadpool(peaks_for, path, config.peaks_cache_dir)
+            p = peaks_for(path, config.peaks_cache_dir)
         except AntiphonError as exc:
             return error(request, "json", exc)
         compact = request.query_params.get("encoding", "u8-base64") != "float"
         return JSONResponse(p.to_dict(compact=compact), headers={"Cache-Control": "private, max-age=86400"})
 
     # -- reports -------------------------------------------------------------------
-    async def reports(request: Request, suffix: str | None) -> Response:
+    def reports(request: Request, suffix: str | None) -> Response:
         fmt = wants(request, suffix)
         try:
             rq = parse_report_query(request.query_params)
@@ -356,16 +350,16 @@ def create_router(source, config: WebConfig | None = None, *, media_url: Callabl
         })
 
     @router.get("/reports", include_in_schema=False)
-    async def reports_html(request: Request):
-        return await reports(request, None)
+    def reports_html(request: Request):
+        return reports(request, None)
 
     @router.get("/reports.json", include_in_schema=False)
-    async def reports_json(request: Request):
-        return await reports(request, "json")
+    def reports_json(request: Request):
+        return reports(request, "json")
 
     @router.get("/reports.csv", include_in_schema=False)
-    async def reports_csv(request: Request):
-        return await reports(request, "csv")
+    def reports_csv(request: Request):
+        return reports(request, "csv")
 
     return router
 
