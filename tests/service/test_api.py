@@ -184,6 +184,15 @@ def test_auth_is_required_by_default_and_revocation_works(client, store, api_key
     assert client.get("/api/conversations").status_code == 401
 
 
+def test_web_pages_are_mounted_and_protected(client, loaded):
+    pytest.importorskip("antiphon.web.storesource", reason="the web pages are not installed")
+    for path in ("/", "/conversations", f"/conversations/WT{1:032x}", "/reports?group_by=agent"):
+        assert client.get(path, auth=None).status_code == 401, path
+        assert client.get(path).status_code == 200, path
+    rows = client.get("/conversations.json").json()
+    assert rows["total"] == 3
+
+
 def test_auth_off(make_settings, harper):
     from fastapi.testclient import TestClient
 

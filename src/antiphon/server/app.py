@@ -71,7 +71,7 @@ class BasicAuth:
         if scope["type"] != "http" or not self.store.settings.auth:
             return await self.app(scope, receive, send)
         path = scope.get("path", "")
-        if path == "/" or any(path.startswith(p) or path == p.rstrip("/") for p in PUBLIC_PATHS):
+        if any(path.startswith(p) or path == p.rstrip("/") for p in PUBLIC_PATHS):
             return await self.app(scope, receive, send)
         header = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
         ok = False

@@ -249,12 +249,13 @@ def list_conversations(store, filters=None, sort: str = "-started_at", page=None
         conds.append(C.started_at >= f.from_)
     if f.to:
         conds.append(C.started_at < f.to)
+    # filters on other tables: uncorrelated IN (...) subqueries, computed once per query
     if f.agent:
-        conds.append(exists().where(Segment.conversation_id == C.id, Segment.worker == f.agent))
+        conds.append(C.id.in_(select(Segment.conversation_id).where(Segment.worker == f.agent)))
     if f.queue:
-        conds.append(or_(C.queue == f.queue, exists().where(Segment.conversation_id == C.id, Segment.queue == f.queue)))
+        conds.append(or_(C.queue == f.queue, C.id.in_(select(Segment.conversation_id).where(Segment.queue == f.queue))))
     if f.category:
-        conds.append(exists().where(Category.conversation_id == C.id, Category.name == f.category))
+        conds.append(C.id.in_(select(Category.conversation_id).where(Category.name == f.category)))
     if f.direction:
         conds.append(C.direction == f.direction)
     if f.q:
