@@ -137,6 +137,9 @@ class Placement:
     rule: str = "mix"
     loop: bool = False
     label: str = ""
+    #: The leg's true sample rate relative to its header's, on the output's
+    #: clock (clock-drift correction; 1.0 = none).
+    rate_scale: float = 1.0
 
 
 @dataclass
@@ -177,7 +180,7 @@ class _Source:
         import soundfile as sf
         import soxr
 
-        sr_in = self.info.sample_rate
+        sr_in = self.info.sample_rate * self.p.rate_scale
         want = self.first / self.rate - SEEK_MARGIN  # output seconds we need from
         skip_in = max(0, int(math.floor((want - self.p.start) * sr_in)))
         if self.p.loop:
@@ -207,6 +210,7 @@ class _Source:
         if sr_in != self.rate:
             self._resampler = soxr.ResampleStream(sr_in, self.rate, 1, dtype="float64", quality="HQ")
         self._buf = np.zeros(0, np.float64)
+        sr_in = self.info.sample_rate
         self._buf_pos = whole
         self._block_in = max(1024, int(sr_in * 2))
 
@@ -516,6 +520,10 @@ class Alignment:
     lag_samples: float
     analysis_rate: int
     seconds_used: float
+    #: Clock drift: the offset grows by this many seconds per second of the
+    #: agent leg (negative when the agent leg's clock runs fast).
+    drift: float = 0.0
+    chunks: int = 0  # chunks that carried sound
 
 
 def _read_mono(path: Path, rule: str, seconds: float, rate: int) -> np.ndarray:
@@ -550,23 +558,78 @@ def _gcc(x: np.ndarray, y: np.ndarray, rate: int) -> tuple[np.ndarray, int]:
     return np.fft.irfft(w, nfft), nfft
 
 
-def _consistency(x: np.ndarray, y: np.ndarray, k: int, rate: int) -> tuple[int, int]:
-    """In how many chunks (of those where both legs carry sound) the local peak sits at lag k."""
+#: Largest clock drift between two legs that alignment models (parts per million).
+MAX_DRIFT_PPM = 300.0
+#: A chunk agrees with a lag line when its own peak is this close to it (samples).
+AGREE_SAMPLES = 1.0
+
+
+@dataclass
+class _Fit:
+    hits: int
+    total: int
+    lag0: float  # lag (samples) at agent sample 0
+    slope: float  # lag change per agent sample (drift)
+
+
+def _consistency(x: np.ndarray, y: np.ndarray, k: int, rate: int) -> _Fit:
+    """How well the legs' chunk-by-chunk correlation peaks follow one line near lag k.
+
+    For every 4 s chunk (half overlapping) in which both legs carry sound, the
+    local GCC-PHAT peak within +-0.1 s of k is found to a fraction of a
+    sample. A real bleed puts these peaks on a straight line: flat when the
+    legs share a clock, sloped by the clock drift when they do not. The line
+    is fitted robustly (Theil-Sen, slope bounded by ``MAX_DRIFT_PPM``); chunks
+    within ``AGREE_SAMPLES`` of it are hits.
+    """
     xs, ys = (x[k:], y) if k >= 0 else (x, y[-k:])
+    y_origin = max(0, -k)  # agent sample index of ys[0]
     n = min(len(xs), len(ys))
     chunk = int(CHUNK_SECONDS * rate)
     w = int(LOCAL_SECONDS * rate)
     local = np.concatenate([np.arange(0, w), np.arange(-w, 0)])
-    hits = total = 0
+    taus, peaks = [], []
     for s in range(0, max(0, n - chunk) + 1, chunk // 2):
         a, b = xs[s : s + chunk], ys[s : s + chunk]
+        if len(a) < chunk:
+            continue
         ra, rb = float(np.sqrt(np.mean(a * a))), float(np.sqrt(np.mean(b * b)))
-        if len(a) < chunk or min(ra, rb) < 1e-4 or max(ra, rb) < 3e-3:
+        if min(ra, rb) < 1e-4 or max(ra, rb) < 3e-3:
             continue
         r, nfft = _gcc(a, b, rate)
-        total += 1
-        hits += abs(int(local[int(np.argmax(r[local % nfft]))])) <= 1
-    return hits, total
+        vals = r[local % nfft]
+        i = int(np.argmax(vals))
+        l = float(local[i])
+        if 0 < i < len(local) - 1 and local[i - 1] == local[i] - 1 and local[i + 1] == local[i] + 1:
+            y0, y1, y2 = float(vals[i - 1]), float(vals[i]), float(vals[i + 1])
+            d = y0 - 2 * y1 + y2
+            if d < 0:
+                l += max(-0.5, min(0.5, 0.5 * (y0 - y2) / d))
+        taus.append(y_origin + s + chunk / 2)
+        peaks.append(l)
+    total = len(taus)
+    if total == 0:
+        return _Fit(0, 0, float(k), 0.0)
+    t = np.asarray(taus)
+    p = np.asarray(peaks)
+    bound = MAX_DRIFT_PPM * 1e-6
+    slope = 0.0
+    if total >= 3:
+        ii, jj = np.triu_indices(total, 1)
+        dt = t[jj] - t[ii]
+        sl = (p[jj] - p[ii]) / dt
+        sl = sl[np.abs(sl) <= bound]
+        if len(sl):
+            slope = float(np.median(sl))
+    intercept = float(np.median(p - slope * t))
+    hits = int(np.count_nonzero(np.abs(p - (intercept + slope * t)) <= AGREE_SAMPLES))
+    if hits >= 2:  # refit on the agreeing chunks (least squares)
+        ok = np.abs(p - (intercept + slope * t)) <= AGREE_SAMPLES
+        if hits >= 3 and np.ptp(t[ok]) > 0:
+            slope, intercept = (float(v) for v in np.polyfit(t[ok], p[ok], 1))
+        else:
+            intercept = float(np.mean(p[ok] - slope * t[ok]))
+    return _Fit(hits, total, k + intercept, slope)
 
 
 def estimate_offset(
@@ -602,6 +665,37 @@ def estimate_offset(
         if not np.any(x):
             raise AudioError(f"{p}: silent in its first {span:g} s; cannot align by correlation")
     m = int(round(max_offset * rate))
+    confidence, k, fit, lag, corr = _search(c, a, m, rate)
+    drift = fit.slope if fit.hits >= 3 else 0.0
+    if abs(drift) * len(a) >= 1.0:
+        # The legs' clocks drift apart. Put the agent leg on the customer's clock
+        # (its true rate there is rate / (1 + drift)) and search again: the
+        # offset at its first sample then comes from a sharp, undrifted peak.
+        import soxr
+
+        a2 = soxr.resample(a.astype(np.float64), rate / (1.0 + drift), rate, quality="HQ").astype(np.float32)
+        confidence2, k2, fit2, lag2, corr2 = _search(c, a2, m, rate)
+        if confidence2 >= confidence and abs(lag2 - fit.lag0) <= 3.0:
+            confidence, k, lag, corr = confidence2, k2, lag2, corr2
+            if fit2.hits >= 3:  # what is left of the drift after the correction
+                drift = (1.0 + drift) * (1.0 + fit2.slope) - 1.0
+            fit = fit2
+        else:
+            drift = 0.0
+    return Alignment(
+        offset=lag / rate,
+        correlation=corr,
+        confidence=float(confidence),
+        lag_samples=lag,
+        analysis_rate=rate,
+        seconds_used=min(span, len(c) / rate),
+        drift=drift,
+        chunks=fit.total,
+    )
+
+
+def _search(c: np.ndarray, a: np.ndarray, m: int, rate: int):
+    """(confidence, integer lag, line fit, refined lag, correlation) of the best candidate."""
     r, nfft = _gcc(c, a, rate)
     # lag k: sum_j a[j] c[j + k]; positive k = the agent leg started later
     lags = np.concatenate([np.arange(0, min(m, len(c) - 1) + 1), np.arange(-min(m, len(a) - 1), 0)])
@@ -616,25 +710,20 @@ def estimate_offset(
         vals[np.abs(lags - lags[i]) <= guard] = -np.inf
     scored = []
     for order, k in enumerate(cands):
-        hits, total = _consistency(c, a, k, rate)
-        scored.append((hits / (total + 2), -order, k))
-    confidence, _, k = max(scored)
-    y0, y1, y2 = (float(r[(k + d) % nfft]) for d in (-1, 0, 1))
-    denom = y0 - 2 * y1 + y2
-    frac = 0.5 * (y0 - y2) / denom if denom < 0 else 0.0
-    frac = max(-0.5, min(0.5, frac))
+        fit = _consistency(c, a, k, rate)
+        scored.append((fit.hits / (fit.total + 2), -order, k, fit))
+    confidence, _, k, fit = max(scored, key=lambda t: t[:3])
+    if fit.hits >= 3 and abs(fit.slope) * len(a) >= 1.0:  # drifting: the line's value at sample 0
+        lag = fit.lag0
+    else:  # the global peak, refined to a fraction of a sample
+        y0, y1, y2 = (float(r[(k + d) % nfft]) for d in (-1, 0, 1))
+        denom = y0 - 2 * y1 + y2
+        frac = 0.5 * (y0 - y2) / denom if denom < 0 else 0.0
+        lag = k + max(-0.5, min(0.5, frac))
     # plain normalised correlation over the overlap at the found lag
     cc, aa = (c[k:], a) if k >= 0 else (c, a[-k:])
     n = min(len(cc), len(aa))
     cc, aa = cc[:n].astype(np.float64), aa[:n].astype(np.float64)
     den = math.sqrt(float(cc @ cc) * float(aa @ aa))
     corr = float(cc @ aa) / den if den > 0 else 0.0
-    lag = k + frac
-    return Alignment(
-        offset=lag / rate,
-        correlation=corr,
-        confidence=float(confidence),
-        lag_samples=lag,
-        analysis_rate=rate,
-        seconds_used=min(span, len(c) / rate),
-    )
+    return float(confidence), k, fit, lag, corr

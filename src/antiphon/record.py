@@ -59,6 +59,8 @@ ROLES = ("customer", "agent", "supervisor", "external")
 MODES = ("native", "per-transfer")
 PERSPECTIVES = ("customer", "worker")
 HEADROOM = ("limit", "scale")
+#: Clock drift that accumulates to more than this over a leg (seconds) is corrected.
+DRIFT_TOLERANCE = 0.001
 
 
 @dataclass
@@ -194,7 +196,10 @@ class MixResult:
     """What :func:`mix_legs` wrote.
 
     ``offset`` is where the agent leg's first sample lies in customer-leg
-    seconds (positive: the agent leg started later). ``correlation`` and
+    seconds (positive: the agent leg started later). ``drift_ppm`` is how much
+    faster the agent leg's clock ran than the customer leg's, as measured from
+    the bleed and corrected by resampling (0 when none was found or the legs
+    were placed by start times). ``correlation`` and
     ``confidence`` come from the bleed (``None`` when start times were given
     and the bleed gave no confident offset): ``correlation`` is the plain normalised cross-correlation of
     the two legs at that offset (small, since bleed is quiet), ``confidence``
@@ -211,6 +216,7 @@ class MixResult:
     aligned_by: str  # "start times" | "correlation"
     correlation: float | None = None
     confidence: float | None = None
+    drift_ppm: float = 0.0
     start_time: datetime | None = None
     warnings: list[str] = field(default_factory=list)
     levels: dict = field(default_factory=dict)
@@ -224,6 +230,7 @@ class MixResult:
             "aligned_by": self.aligned_by,
             "correlation": None if self.correlation is None else round(self.correlation, 4),
             "confidence": None if self.confidence is None else round(self.confidence, 3),
+            "drift_ppm": round(self.drift_ppm, 1),
             "duration": round(self.duration, 3),
             "sample_rate": self.sample_rate,
             "encoding": self.encoding,
@@ -317,6 +324,7 @@ def mix_legs(
     warnings: list[str] = []
     start_time = None
     correlation = confidence = None
+    rate_scale = 1.0
     if (customer_start is None) != (agent_start is None):
         missing = "agent_start" if agent_start is None else "customer_start"
         raise AntiphonError(
@@ -351,6 +359,13 @@ def mix_legs(
                         f"says {found:+.4f} s (confidence {al.confidence:.2f}): the start times may be off by "
                         f"{found - offset:+.4f} s; leave them out to align by the bleed"
                     )
+                drift_s = abs(al.drift) * a_info.duration
+                if drift_s > DRIFT_TOLERANCE:
+                    warnings.append(
+                        f"the legs' clocks drift apart by {abs(al.drift) * 1e6:.0f} ppm ({drift_s * 1000:.1f} ms over "
+                        "the agent leg); start times cannot correct that: leave them out to align and correct "
+                        "by the bleed"
+                    )
     else:
         al = _estimate(c_path, a_path, c_info, a_info, rules, options)
         sign = 1.0 if options.bleed_in == "agent" else -1.0
@@ -373,14 +388,22 @@ def mix_legs(
                 f"the offset found ({offset:+.3f} s) is at the edge of the search range "
                 f"(+-{options.max_offset:g} s); the true offset may be larger"
             )
+        if abs(al.drift) * a_info.duration > DRIFT_TOLERANCE:
+            rate_scale = 1.0 / (1.0 + al.drift)
+            warnings.append(
+                f"the agent leg's clock runs {(rate_scale - 1) * 1e6:+.0f} ppm against the customer leg's "
+                f"({abs(al.drift) * a_info.duration * 1000:.1f} ms over the leg); corrected by resampling it"
+            )
 
     rate = int(options.sample_rate or min(48000, max(c_info.sample_rate, a_info.sample_rate)))
     begin = min(0.0, offset)
-    end = max(c_info.duration, offset + a_info.duration)
+    end = max(c_info.duration, offset + a_info.duration / rate_scale)
     duration = end - begin
     placements = (
-        [_mixing.Placement(c_path, -begin, [(0.0, duration)], rule=rules["customer_channel"], label=f"customer leg {c_path.name}")],
-        [_mixing.Placement(a_path, offset - begin, [(0.0, duration)], rule=rules["agent_channel"], label=f"agent leg {a_path.name}")],
+        [_mixing.Placement(c_path, -begin, [(0.0, duration)], rule=rules["customer_channel"],
+                           label=f"customer leg {c_path.name}")],
+        [_mixing.Placement(a_path, offset - begin, [(0.0, duration)], rule=rules["agent_channel"],
+                           label=f"agent leg {a_path.name}", rate_scale=rate_scale)],
     )
     stats = _mixing.render(
         placements, duration=duration, rate=rate, out_path=out, encoding=encoding,
@@ -398,6 +421,7 @@ def mix_legs(
         aligned_by=aligned_by,
         correlation=correlation,
         confidence=confidence,
+        drift_ppm=(rate_scale - 1.0) * 1e6,
         start_time=start_time,
         warnings=warnings,
         levels=_levels(stats, options),

@@ -167,3 +167,28 @@ def test_bad_legs_are_named(tmp_path, hv):
         mix_legs(tmp_path / "junk.wav", c, tmp_path / "o.wav", customer_start=0, agent_start=0)
     with pytest.raises(AntiphonError, match="overwrite the input"):
         mix_legs(c, c, c, customer_start=0, agent_start=0)
+
+
+def test_clock_drift_is_measured_and_corrected(tmp_path, hv):
+    """The agent leg was recorded by a clock 100 ppm fast: 5 ms off by the end of the call."""
+    import soxr
+
+    data, sr, _ = hv[0]
+    offset, eps = 1.75, 100e-6
+    c, a, _ = bleed_pair(tmp_path, hv[0], offset)
+    leg, _ = read(a)
+    drifting = write(tmp_path / "drift.wav", soxr.resample(leg[:, 0], sr, sr * (1 + eps)), sr)
+    res = mix_legs(c, drifting, tmp_path / "out.wav", options=MixOptions(bleed_delay=ECHO))
+    assert res.offset == pytest.approx(offset, abs=0.5 / sr)
+    assert res.drift_ppm == pytest.approx(100, abs=10)
+    assert any("ppm" in w and "corrected" in w for w in res.warnings)
+    out, _ = read(res.path)
+    ideal = fdelay(leg[:, 0], offset, sr, len(out))
+    tail = slice(len(out) - 15 * sr, len(out))  # the last 15 s, where 4 ms of drift would have built up
+    assert ncc(out[tail, 1], ideal[tail]) > 0.99
+    # the same legs placed by start times: not corrected, and the check says so
+    res2 = mix_legs(c, drifting, tmp_path / "out2.wav", customer_start=0, agent_start=offset,
+                    options=MixOptions(bleed_delay=ECHO))
+    assert res2.drift_ppm == 0 and any("drift apart" in w for w in res2.warnings)
+    out2, _ = read(res2.path)
+    assert ncc(out2[tail, 1], ideal[tail]) < 0.9
