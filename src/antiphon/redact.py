@@ -139,7 +139,7 @@ def _clean(word: str) -> str:
     return re.sub(r"[^\w@.'$%:/+-]", "", word.lower().replace("’", "'")).strip(".'-,")
 
 
-@dataclass
+@dataclass(eq=False)  # identity: a word is itself, wherever it sits
 class _Tok:
     """A transcript word with where it sits and what digits it carries."""
 
@@ -494,8 +494,10 @@ def redact_transcript(transcript: Transcript, options: RedactOptions | None = No
                 for t in run.toks:
                     marks[(t.turn, t.index)] = kind
     if "EMAIL" in options.types:
-        for ti, turn in enumerate(out.turns):
-            turn_toks = [t for t in toks if t.turn == ti]
+        by_turn: dict[int, list[_Tok]] = {}
+        for t in toks:
+            by_turn.setdefault(t.turn, []).append(t)
+        for ti, turn_toks in by_turn.items():
             turn_toks.sort(key=lambda t: t.index)
             for a, b in _email_spans(turn_toks):
                 for t in turn_toks[a : b + 1]:

@@ -233,8 +233,7 @@ class _TomlLocator:
 
     def __init__(self, text: str):
         self.lines = text.splitlines()
-        # (header name, occurrence index, parent occurrence) -> line number
-        self.blocks: list[tuple[str, int, int]] = []  # (name, line, ordinal among same name)
+        self.blocks: list[tuple[str, int, int]] = []  # (table name, line, ordinal among same name)
         counts: dict[str, int] = {}
         for i, line in enumerate(self.lines, 1):
             m = self._HEADER.match(line) or self._TABLE.match(line)
@@ -245,8 +244,6 @@ class _TomlLocator:
 
     def __call__(self, path: tuple) -> int | None:
         # path like ("category", 2, "rule", 0, "type")
-        names = [p for p in path if isinstance(p, str)]
-        indexes = [p for p in path if isinstance(p, int)]
         # find the deepest [[a.b]] header matching the path's tables
         line_from, line_to = 1, len(self.lines) + 1
         table = ""
@@ -269,7 +266,6 @@ class _TomlLocator:
             line_from, line_to = start, (min(later) if later else len(self.lines) + 1)
             table = candidate
             depth = k + (2 if isinstance(nxt, int) else 1)
-        del names, indexes
         rest = [p for p in path[depth:] if isinstance(p, str)]
         if rest:
             for i in range(line_from, min(line_to, len(self.lines) + 1)):
@@ -493,8 +489,6 @@ class _Validator:
                 self.problem(path + ("edges",), f"must be true or false, got {edges!r}")
             kw["edges"] = bool(edges)
         elif rtype == "interruptions":
-            if party == "either":
-                kw["party"] = "either"
             kw["min_count"] = self.number(r, "min_count", path, minimum=1, integer=True)
             kw["min_seconds"] = self.number(r, "min_seconds", path, minimum=0.0)
             if "min_count" not in r and "min_seconds" not in r:

@@ -771,6 +771,7 @@ def check_roles(transcript: Transcript) -> list[str]:
 
 
 def _same_speech_ratio(transcript: Transcript, tolerance: float = 1.0) -> float | None:
+    """Share of the less talkative party's words also heard on the other channel within ``tolerance`` s."""
     parties = transcript.parties
     if len(parties) < 2:
         return None
@@ -778,23 +779,15 @@ def _same_speech_ratio(transcript: Transcript, tolerance: float = 1.0) -> float 
     a, b = by_party[parties[0]], by_party[parties[1]]
     if min(len(a), len(b)) < 8:
         return None
-    b_sorted = sorted(b, key=lambda w: w.start)
-    b_starts = np.array([w.start for w in b_sorted])
-    b_keys = [_norm_word(w.word) for w in b_sorted]
-
-    def matched(ws):
-        hits = 0
-        for w in ws:
-            k = _norm_word(w.word)
-            lo = np.searchsorted(b_starts, w.start - tolerance)
-            hi = np.searchsorted(b_starts, w.start + tolerance)
-            if k and k in b_keys[lo:hi]:
-                hits += 1
-        return hits
-
-    shorter = a if len(a) <= len(b) else b
-    if shorter is b:  # match b's words against a
-        a_sorted = sorted(a, key=lambda w: w.start)
-        b_starts = np.array([w.start for w in a_sorted])
-        b_keys = [_norm_word(w.word) for w in a_sorted]
-    return matched(shorter) / len(shorter)
+    probe_words, other = (a, b) if len(a) <= len(b) else (b, a)
+    other = sorted(other, key=lambda w: w.start)
+    starts = np.array([w.start for w in other])
+    keys = [_norm_word(w.word) for w in other]
+    hits = 0
+    for w in probe_words:
+        k = _norm_word(w.word)
+        lo = int(np.searchsorted(starts, w.start - tolerance))
+        hi = int(np.searchsorted(starts, w.start + tolerance))
+        if k and k in keys[lo:hi]:
+            hits += 1
+    return hits / len(probe_words)
