@@ -635,13 +635,22 @@ def load_conference(
     problems: list[Problem] = []
     conf = _parse_conference(data, base, name, problems)
     if problems or conf is None:
+        problems.sort(key=_problem_order)
         what = f"{label}: invalid conference description"
         if len(problems) == 1:
             head = f"{what}: {problems[0]}"
-        else:
-            head = f"{what} ({len(problems)} problems): " + "; ".join(str(p) for p in problems)
+        else:  # the problems follow one per line (MetadataError.problems)
+            head = f"{what} ({len(problems)} problems)"
         raise MetadataError(head, problems)
     return conf
+
+
+def _problem_order(p: Problem) -> tuple:
+    """Top-level fields first, then participants and transfers in order (stable within one)."""
+    m = re.match(r"(participants|transfers)\[(\d+)\]", p.path)
+    if not m:
+        return (0, 0)
+    return (1 if m.group(1) == "participants" else 2, int(m.group(2)))
 
 
 def _parse_conference(data: Any, base: Path, name: str, problems: list[Problem]) -> Conference | None:
