@@ -61,7 +61,8 @@ class Server:
     def __init__(self, data_dir: Path, database_url: str | None, workers: int):
         self.port = free_port()
         env = dict(os.environ, ANTIPHON_DATA_DIR=str(data_dir), ANTIPHON_TWILIO_ACCOUNT_SID=ACCOUNT,
-                   ANTIPHON_TWILIO_AUTH_TOKEN=TOKEN, ANTIPHON_AUTH="off", ANTIPHON_POLL_INTERVAL="0.05")
+                   ANTIPHON_TWILIO_AUTH_TOKEN=TOKEN, ANTIPHON_AUTH="off", ANTIPHON_POLL_INTERVAL="0.05",
+                   ANTIPHON_MEDIA_AUTH_HOSTS="127.0.0.1")
         env.pop("ANTIPHON_CONFIG", None)
         if database_url:
             env["ANTIPHON_DATABASE_URL"] = database_url
@@ -119,10 +120,14 @@ async def _load(base: str, bodies: list[tuple[str, str]], concurrency: int, max_
             while queue and time.perf_counter() < deadline:
                 body, sig = queue.pop()
                 t = time.perf_counter()
-                r = await client.post("/twilio/taskrouter", content=body, headers={
-                    "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sig})
+                try:
+                    r = await client.post("/twilio/taskrouter", content=body, headers={
+                        "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sig})
+                    code = r.status_code
+                except httpx.HTTPError as exc:
+                    code = type(exc).__name__
                 lat.append(time.perf_counter() - t)
-                status[r.status_code] = status.get(r.status_code, 0) + 1
+                status[code] = status.get(code, 0) + 1
 
         t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))

@@ -93,6 +93,12 @@ class Settings:
         Download attempts inside one job attempt (exponential backoff from
         ``download_backoff`` seconds). ``ANTIPHON_DOWNLOAD_RETRIES`` (4),
         ``ANTIPHON_DOWNLOAD_BACKOFF`` (1.0).
+    media_auth_hosts:
+        Hosts that receive the Twilio credentials when media is downloaded,
+        comma-separated (``host`` or ``host:port``); ``*.twilio.com`` always
+        does. Media URLs on other hosts are fetched without credentials, so a
+        URL typed into task attributes cannot collect your Auth Token.
+        ``ANTIPHON_MEDIA_AUTH_HOSTS``.
     max_media_bytes:
         Largest media file accepted (download or upload).
         ``ANTIPHON_MAX_MEDIA_BYTES``, default 2 GiB.
@@ -123,6 +129,7 @@ class Settings:
     download_retries: int = 4
     download_backoff: float = 1.0
     max_media_bytes: int = 2 * 1024**3
+    media_auth_hosts: str | None = None
     transcribe: bool = False
     rules: str | None = None
 
@@ -153,6 +160,19 @@ class Settings:
             return (self.twilio_api_key, self.twilio_api_secret)
         if self.twilio_account_sid and self.twilio_auth_token:
             return (self.twilio_account_sid, self.twilio_auth_token)
+        return None
+
+    def credentials_for(self, url: str) -> tuple[str, str] | None:
+        """:meth:`download_credentials` if ``url``'s host may receive them, else ``None``."""
+        from urllib.parse import urlsplit
+
+        p = urlsplit(url)
+        host = (p.hostname or "").lower()
+        if p.scheme == "https" and (host == "twilio.com" or host.endswith(".twilio.com")):
+            return self.download_credentials()
+        allowed = {h.strip().lower() for h in (self.media_auth_hosts or "").split(",") if h.strip()}
+        if host in allowed or (p.port and f"{host}:{p.port}" in allowed):
+            return self.download_credentials()
         return None
 
     def public(self) -> dict:

@@ -146,10 +146,11 @@ def _attempt(httpx, url: str, dest_dir: Path, o: DownloadOptions) -> Downloaded:
                 with client.stream("GET", url, headers={"Accept": "audio/*, */*"}) as r:
                     where = _redact(str(r.url))
                     if r.status_code in (401, 403):
-                        raise DownloadError(
-                            f"{where}: HTTP {r.status_code}: the media server refused the credentials; "
-                            "check ANTIPHON_TWILIO_ACCOUNT_SID/ANTIPHON_TWILIO_AUTH_TOKEN (or the API key)",
-                            retryable=False)
+                        hint = ("check ANTIPHON_TWILIO_ACCOUNT_SID/ANTIPHON_TWILIO_AUTH_TOKEN (or the API key)"
+                                if o.auth else "no credentials were sent to this host: add it to "
+                                "ANTIPHON_MEDIA_AUTH_HOSTS if it should get the Twilio credentials")
+                        raise DownloadError(f"{where}: HTTP {r.status_code}: the media server refused the "
+                                            f"request; {hint}", retryable=False)
                     if r.status_code == 404:
                         raise DownloadError(f"{where}: HTTP 404: no such recording (yet)")
                     if r.status_code == 429 or r.status_code >= 500:

@@ -61,6 +61,37 @@ _FETCH_ON = {"reservation.wrapup", "reservation.completed", "task.wrapup", "task
              "task.canceled"}
 
 
+def _retry_races(fn):
+    """Run a store transaction again when a concurrent one inserted the same row first.
+
+    Two webhooks about one task or conversation can arrive at the same moment;
+    on PostgreSQL both may try to create the same segment or conversation. The
+    loser's transaction is rolled back as a whole and run again, and then finds
+    the row. (On SQLite writers are serialised and this never triggers.)
+    """
+    import functools
+
+    from sqlalchemy.exc import DBAPIError, IntegrityError
+
+    def transient(exc: Exception) -> bool:
+        if isinstance(exc, IntegrityError):
+            return True
+        code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+        return code in ("40001", "40P01")  # serialization failure, deadlock
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        for attempt in range(5):
+            try:
+                return fn(*args, **kwargs)
+            except DBAPIError as exc:
+                if attempt == 4 or not transient(exc):
+                    raise
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
 def recording_sid_from_url(url: str) -> str:
     """The ``RE...`` SID in a Twilio media URL; for other URLs a stable ``RM`` id from the URL."""
     m = _RE_SID.search(url or "")
@@ -240,6 +271,7 @@ def _maybe_resegment(store: Store, s: Session, conversation_id: str) -> None:
 # ----------------------------------------------------------------- TaskRouter
 
 
+@_retry_races
 def handle_taskrouter_event(store: Store, params: Mapping[str, str]) -> dict:
     """Store one TaskRouter event callback and update its conversation and segment.
 
@@ -345,6 +377,7 @@ def handle_taskrouter_event(store: Store, params: Mapping[str, str]) -> dict:
 # ----------------------------------------------------------------- recording status
 
 
+@_retry_races
 def handle_recording_status(store: Store, params: Mapping[str, str]) -> dict:
     """Store a recording status callback; a ``completed`` recording is queued for download."""
     params = {str(k): str(v) for k, v in params.items()}
@@ -436,6 +469,7 @@ def handle_recording_status(store: Store, params: Mapping[str, str]) -> dict:
 # ----------------------------------------------------------------- files
 
 
+@_retry_races
 def ingest_file(store: Store, path: str | os.PathLike, *, task: Any = None, conversation: Any = None,
                 filename: str | None = None) -> dict:
     """Store a recording file with its metadata and queue its analysis.

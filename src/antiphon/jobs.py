@@ -71,7 +71,7 @@ def _fetch(store: Store, job: JobInfo) -> str:
     st = store.settings
     opts = DownloadOptions(timeout=st.download_timeout, retries=st.download_retries,
                            backoff=st.download_backoff, max_bytes=st.max_media_bytes,
-                           auth=st.download_credentials())
+                           auth=st.credentials_for(url))
     try:
         got = download(url, store.tmp_dir, opts)
     except DownloadError as exc:

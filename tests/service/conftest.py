@@ -122,7 +122,7 @@ def make_settings(tmp_path, database_url):
     def make(**kw):
         base = dict(data_dir=tmp_path / "data", database_url=database_url, twilio_account_sid=ACCOUNT_SID,
                     twilio_auth_token=AUTH_TOKEN, download_backoff=0.01, download_retries=3,
-                    download_timeout=5, job_retry_delay=0.01, poll_interval=0.05)
+                    download_timeout=5, job_retry_delay=0.01, poll_interval=0.05, media_auth_hosts="127.0.0.1")
         base.update(kw)
         return load_settings(env={}, **base)
 

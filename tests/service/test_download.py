@@ -178,6 +178,33 @@ def test_truncated_media_fails_the_job_with_the_reason_and_is_not_analysed(post_
     assert store.get_recording("RE7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d")["sha256"] is None
 
 
+def test_credentials_only_go_to_twilio_and_listed_hosts(post_webhook, store, media_server, flex_dir, make_settings):
+    s = make_settings(media_auth_hosts=None)
+    assert s.credentials_for("https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1") == (ACCOUNT_SID, AUTH_TOKEN)
+    assert s.credentials_for("https://api.dublin.ie1.twilio.com/x") == (ACCOUNT_SID, AUTH_TOKEN)
+    assert s.credentials_for("http://api.twilio.com/x") is None  # never in clear text
+    assert s.credentials_for("https://twilio.com.evil.example/x") is None
+    assert s.credentials_for(f"{media_server.base}/media/call") is None
+    assert make_settings(media_auth_hosts="media.internal, 127.0.0.1").credentials_for(
+        f"{media_server.base}/media/call") == (ACCOUNT_SID, AUTH_TOKEN)
+
+
+def test_unlisted_host_gets_no_credentials(media_server, flex_dir, make_settings):
+    from antiphon.store import open_store
+
+    st = open_store(make_settings(media_auth_hosts="media.internal"))
+    try:
+        from antiphon.ingest import handle_recording_status
+
+        handle_recording_status(st, _completed(flex_dir, f"{media_server.base}/media/call"))
+        run_jobs(st)
+        job = st.list_jobs(kind="fetch")["jobs"][0]
+        assert job["state"] == "failed" and "ANTIPHON_MEDIA_AUTH_HOSTS" in job["last_error"]
+        assert media_server.auth_seen == [None]
+    finally:
+        st.close()
+
+
 def test_mono_media_fails_permanently_with_a_clear_reason(post_webhook, store, media_server, flex_dir):
     post_webhook("/twilio/recording-status", _completed(flex_dir, f"{media_server.base}/media/mono"))
     run_jobs(store)

@@ -224,3 +224,36 @@ def test_failed_recording_is_marked(post_webhook, store, flex_dir):
     rec = store.get_recording("RE7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d")
     assert rec["status"] == "failed" and "16102" in rec["error"]
     assert store.list_jobs()["total"] == 0
+
+
+def test_concurrent_events_of_one_task_do_not_collide(store, flex_dir):
+    """Twilio sends a task's events at the same moment: no error, one conversation, one segment."""
+    import threading
+
+    from antiphon.ingest import handle_taskrouter_event
+
+    attrs = json.loads((flex_dir / "task_inbound_native.json").read_text())
+    kinds = ["created", "accepted", "wrapup", "completed"] * 3
+    events = [reservation_event(k, T0 + i, task="WT" + "f" * 32, reservation="WR" + "f" * 32, attrs=attrs)
+              for i, k in enumerate(kinds)]
+    errors: list[Exception] = []
+    barrier = threading.Barrier(len(events))
+
+    def send(e):
+        try:
+            barrier.wait()
+            handle_taskrouter_event(store, e)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(e,)) for e in events]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(Segment)) == 1
+        assert s.scalar(select(func.count()).select_from(Event)) == len(events)
+    assert store.list_conversations()["total"] == 1
+    assert store.list_jobs()["total"] == 1
