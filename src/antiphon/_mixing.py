@@ -533,7 +533,7 @@ def _read_mono(path: Path, rule: str, seconds: float, rate: int) -> np.ndarray:
     info = leg_info(path)
     n = min(info.frames, int(math.ceil(seconds * info.sample_rate)))
     with sf.SoundFile(str(path)) as f:
-        data = f.read(n, dtype="float64", always_2d=True)
+        data = f.read(n, dtype="float32", always_2d=True)
     x = to_mono(data, rule)
     if info.sample_rate != rate:
         x = soxr.resample(x, info.sample_rate, rate, quality="HQ")
