@@ -43,6 +43,8 @@ def test_list_json_filters_sort_and_pages(client):
     assert day["total"] > 0 and all(row["started_at"].startswith("2026-11-02") for row in day["rows"])
     ls = client.get("/conversations.json?long_silences=1").json()
     assert ls["total"] > 0 and all(row["long_silences"] > 0 for row in ls["rows"])
+    found = client.get("/conversations.json?q=CONV-023").json()  # the duplicate, found by id
+    assert [row["id"] for row in found["rows"]] == ["CONV-023"]
     cat = client.get("/conversations.json?category=billing-dispute").json()
     assert [row["id"] for row in cat["rows"]] == ["CONV-SUPPORT"]
 

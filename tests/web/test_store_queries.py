@@ -132,3 +132,15 @@ def test_report_by_agent_counts_every_agent_of_a_call(seeded):
     rows = {r["group"]: r for r in StoreSource(store).report(ReportQuery(group_by="agent"))}
     for a in AGENTS:
         assert rows[a]["calls"] == sum(1 for m in model if a in m["workers"])
+
+
+def test_find_by_id(seeded):
+    from antiphon.web.storesource import StoreSource
+
+    store, model = seeded
+    src = StoreSource(store)
+    dup = next(m for m in model if m["dup"])
+    for key in (dup["id"], "RE" + dup["id"][1:].rjust(32, "0")):
+        p = src.list_conversations(ListQuery(q=key))
+        assert [r["id"] for r in p.rows] == [dup["id"]] and p.total == 1  # found although a duplicate
+    assert src.list_conversations(ListQuery(q="nothing-like-it")).total == 0

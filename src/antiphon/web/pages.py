@@ -166,6 +166,7 @@ def parse_list_query(params, per_page_default: int) -> ListQuery:
     flag = lambda k: (params.get(k) or "").lower() in ("1", "true", "yes", "on")  # noqa: E731
     return ListQuery(
         date_from=d_from, date_to=d_to,
+        q=(params.get("q") or "").strip() or None,
         agent=(params.get("agent") or "").strip() or None,
         queue=(params.get("queue") or "").strip() or None,
         category=(params.get("category") or "").strip() or None,

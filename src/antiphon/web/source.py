@@ -35,6 +35,7 @@ class ListQuery:
     crosstalk_above: float | None = None  # percent of the call
     long_silences: bool = False  # only calls with at least one long silence
     hide_duplicates: bool = True
+    q: str | None = None  # a conversation id, call SID, task or reservation SID, or recording SID
     sort: str = "started_at"
     desc: bool = True
     page: int = 1
@@ -48,7 +49,7 @@ class ListQuery:
             out["from"] = q.date_from.isoformat()
         if q.date_to:
             out["to"] = q.date_to.isoformat()
-        for k in ("agent", "queue", "category"):
+        for k in ("q", "agent", "queue", "category"):
             if getattr(q, k):
                 out[k] = getattr(q, k)
         if q.crosstalk_above is not None:
@@ -153,7 +154,9 @@ def _sort_value(row: dict, key: str):
 
 
 def _matches(row: dict, q: ListQuery) -> bool:
-    if q.hide_duplicates and row.get("duplicate_of"):
+    if q.q and q.q not in (row["id"], row.get("recording_sid"), row.get("call_sid")):
+        return False
+    if q.hide_duplicates and row.get("duplicate_of") and not q.q:
         return False
     if q.date_from or q.date_to:
         st = _parse_dt(row.get("started_at"))
@@ -280,10 +283,18 @@ class MemorySource:
     long_silence: float = 5.0
 
     def _rows(self) -> list[tuple[dict, dict]]:
-        return [(summarize(c, self.long_silence), c) for c in self.conversations]
+        out = []
+        for c in self.conversations:
+            r = summarize(c, self.long_silence)
+            r["recording_sid"], r["call_sid"] = c.get("recording_sid"), c.get("call_sid")
+            out.append((r, c))
+        return out
 
     def list_conversations(self, query: ListQuery) -> Page:
         rows = [r for r, _ in self._rows() if _matches(r, query)]
+        for r in rows:
+            r.pop("recording_sid", None)
+            r.pop("call_sid", None)
         rows.sort(key=lambda r: (_sort_value(r, query.sort), r["id"]), reverse=query.desc)
         start = (query.page - 1) * query.per_page
         return Page(rows=rows[start:start + query.per_page], total=len(rows), query=query)

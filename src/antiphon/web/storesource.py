@@ -76,6 +76,12 @@ class StoreSource:
         # (a correlated EXISTS makes SQLite walk an agent's every segment per conversation).
         conds = []
         needs_agg = False
+        if query.q:
+            conds.append(or_(
+                C.id == query.q, C.call_sid == query.q,
+                C.id.in_(select(Segment.conversation_id).where(
+                    or_(Segment.task_sid == query.q, Segment.reservation_sid == query.q))),
+                C.id.in_(select(Recording.conversation_id).where(Recording.sid == query.q))))
         if query.date_from:
             conds.append(C.started_at >= datetime.combine(query.date_from, time(0), tzinfo=timezone.utc))
         if query.date_to:
@@ -93,7 +99,7 @@ class StoreSource:
         if query.long_silences:
             conds.append(agg.c.long_silences > 0)
             needs_agg = True
-        if query.hide_duplicates:
+        if query.hide_duplicates and not query.q:  # a call looked up by id is shown even if a duplicate
             # hide conversations whose every recording is a duplicate of another call's
             dup_only = (select(Recording.conversation_id).where(Recording.conversation_id.is_not(None))
                         .group_by(Recording.conversation_id)
