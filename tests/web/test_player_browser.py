@@ -133,6 +133,15 @@ def test_keyboard_operates_the_player(page):
     assert page.evaluate("antiphon.audio.playbackRate") == 1.25
     page.keyboard.press("Space")
     page.wait_for_selector("#player[data-state='paused']")
+    # N / P: next and previous moment (here: the category hit at 8.0 s, the long silence, the transfer)
+    moments = page.evaluate("antiphon.moments")
+    t = media_time(page)
+    page.keyboard.press("n")
+    nxt = min(m for m in moments if m > t + 0.05)
+    assert media_time(page) == pytest.approx(nxt, abs=0.01)
+    page.keyboard.press("n")
+    page.keyboard.press("p")
+    assert media_time(page) == pytest.approx(nxt, abs=0.01)
     # Tab reaches the play button and Enter activates it.
     page.focus("#play")
     page.keyboard.press("Enter")

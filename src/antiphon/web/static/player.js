@@ -205,6 +205,18 @@ function setRate(r) {
   if (sel.value !== String(r)) sel.value = String(r)
 }
 
+// Moments to jump between with N / P: crosstalk, long silences, transfers, hits, interruptions.
+const moments = [
+  ...P.crosstalk.map(([s]) => s), ...P.long_silences.map((x) => x.start), ...P.segments.map((x) => x.start),
+  ...P.markers.map((x) => x.start), ...P.interruptions.map((x) => x.start),
+].filter((x) => x != null && x > 0).sort((a, b) => a - b)
+
+function jump(direction) {
+  const t = ws ? ws.getCurrentTime() : 0
+  const target = direction > 0 ? moments.find((m) => m > t + 0.05) : [...moments].reverse().find((m) => m < t - 0.5)
+  if (target != null) seek(target)
+}
+
 function shareLink() {
   const t = ws ? ws.getCurrentTime() : 0
   const url = new URL(location.href)
@@ -286,7 +298,7 @@ async function init() {
       HoverPlugin.create({ lineColor: '#24292f', lineWidth: 1, labelBackground: '#24292f', labelColor: '#fff', labelSize: '11px', formatTimeCallback: clock }),
     ],
   })
-  window.antiphon = { ws, audio, data, seek, setSolo, setRate, shareLink, togglePlay, graph: audioGraph,
+  window.antiphon = { ws, audio, data, seek, setSolo, setRate, shareLink, togglePlay, jump, moments, graph: audioGraph,
     gains: () => audioGraph.gains ? audioGraph.gains.map((g) => g.gain.value) : null }
 
   ws.on('timeupdate', onTime)
@@ -357,6 +369,8 @@ document.addEventListener('keydown', (e) => {
     case '[': setRate(RATES[Math.max(0, RATES.indexOf(parseFloat($('#rate').value)) - 1)]); break
     case ']': setRate(RATES[Math.min(RATES.length - 1, RATES.indexOf(parseFloat($('#rate').value)) + 1)]); break
     case 'l': case 'L': shareLink(); break
+    case 'n': case 'N': jump(1); break
+    case 'p': case 'P': jump(-1); break
     default: return
   }
 })
