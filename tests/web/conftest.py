@@ -8,7 +8,6 @@ Screenshots go to ``test-artifacts/web/``.
 
 from __future__ import annotations
 
-import base64
 import os
 import shutil
 import socket
@@ -17,14 +16,12 @@ import time
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse
 
+from ._app import PASSWORD, USER
 from .fixture_data import LONG_SILENCE, conversations
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "web"
-USER, PASSWORD = "reviewer", "s3cret-pass"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -51,30 +48,6 @@ def support_call(calls_dir) -> tuple[Path, Path]:
 def fixture_conversations(support_call):
     wav, truth = support_call
     return conversations(wav, truth)
-
-
-def basic_auth_app(source, media_dir: Path, *, peaks_cache_dir: Path):
-    """A small app like the service: every request needs HTTP Basic auth."""
-    from antiphon.web import WebConfig, mount
-
-    app = FastAPI()
-    expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-    app.state.media_requests = []
-
-    @app.middleware("http")
-    async def auth(request: Request, call_next):
-        if request.headers.get("authorization") != expected:
-            return JSONResponse({"ok": False, "error": "authentication required", "errors": [], "status": 401},
-                                status_code=401, headers={"WWW-Authenticate": 'Basic realm="antiphon"'})
-        return await call_next(request)
-
-    @app.get("/media/{name}")
-    async def media(name: str, request: Request):
-        app.state.media_requests.append({"range": request.headers.get("range"), "url": str(request.url)})
-        return FileResponse(media_dir / name, media_type="audio/wav")
-
-    mount(app, source, WebConfig(long_silence=LONG_SILENCE, peaks_cache_dir=str(peaks_cache_dir)))
-    return app
 
 
 class LiveServer:
@@ -112,6 +85,9 @@ def web_source(fixture_conversations):
 
 @pytest.fixture(scope="session")
 def live_server(web_source, support_call, tmp_path_factory):
+    pytest.importorskip("fastapi")
+    from ._app import basic_auth_app
+
     app = basic_auth_app(web_source, support_call[0].parent, peaks_cache_dir=tmp_path_factory.mktemp("peaks"))
     with LiveServer(app) as srv:
         yield srv

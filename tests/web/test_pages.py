@@ -7,9 +7,11 @@ import io
 
 import pytest
 
-from antiphon.web import DEFAULT_COLOURS, contrast_ratio
+pytest.importorskip("fastapi")
 
-from .conftest import PASSWORD, USER, basic_auth_app
+from antiphon.web import DEFAULT_COLOURS, contrast_ratio  # noqa: E402
+
+from ._app import PASSWORD, USER, basic_auth_app  # noqa: E402
 
 
 @pytest.fixture(scope="module")
