@@ -212,3 +212,29 @@ def test_report_page_and_csv_download(page):
     page.goto("/reports?group_by=day&from=2026-11-01&to=2026-11-09")
     assert page.locator("#report tbody tr").count() == 7  # 2026-11-02 .. 2026-11-08
     shot(page, "reports-day")
+
+
+def test_find_in_transcript_and_play_from_a_match(page):
+    open_player(page)
+    page.fill("#find", "refund")
+    assert page.text_content("#find-count") == "2 matches"
+    assert page.locator("#transcript .words > span.match").count() == 2
+    page.press("#find", "Enter")
+    first = float(page.locator("#transcript .words > span.match").first.get_attribute("data-s"))
+    assert media_time(page) == pytest.approx(first, abs=0.01)
+    page.click("#find-next")
+    second = float(page.locator("#transcript .words > span.match").nth(1).get_attribute("data-s"))
+    assert second > first and media_time(page) == pytest.approx(second, abs=0.01)
+    page.fill("#find", "extra charge")
+    assert page.text_content("#find-count") == "1 match"
+    assert page.locator("#transcript .words > span.match").count() == 2  # both words of the phrase
+    page.fill("#find", "")
+    assert page.locator("#transcript .words > span.match").count() == 0
+
+
+def test_playback_speed_carries_over_to_the_next_call(page):
+    open_player(page)
+    page.select_option("#rate", "1.5")
+    open_player(page, CONV + "?t=10")
+    assert page.evaluate("antiphon.audio.playbackRate") == 1.5
+    assert page.input_value("#rate") == "1.5"

@@ -169,6 +169,45 @@ function highlight(t) {
   }
 }
 
+// ---- find in transcript ------------------------------------------------------------
+const norm = (x) => x.toLowerCase().replace(/[^\p{L}\p{N}']+/gu, '')
+const wordText = words.map((w) => norm(w.el.textContent))
+let matches = [] // start index of each match in `words`
+const findInput = $('#find')
+const findCount = $('#find-count')
+
+function find(text) {
+  for (const i of matches) for (let k = 0; k < (find.len || 1); k++) words[i + k].el.classList.remove('match')
+  const toks = text.split(/\s+/).map(norm).filter(Boolean)
+  matches = []
+  find.len = toks.length
+  if (toks.length) {
+    for (let i = 0; i + toks.length <= words.length; i++) {
+      let ok = true
+      for (let k = 0; k < toks.length && ok; k++) ok = k === toks.length - 1 ? wordText[i + k].startsWith(toks[k]) : wordText[i + k] === toks[k]
+      if (ok) matches.push(i)
+    }
+    for (const i of matches) for (let k = 0; k < toks.length; k++) words[i + k].el.classList.add('match')
+  }
+  if (findCount) findCount.textContent = toks.length ? `${matches.length} match${matches.length === 1 ? '' : 'es'}` : ''
+  return matches.length
+}
+
+function findNext() {
+  if (!matches.length) return
+  const t = ws ? ws.getCurrentTime() : 0
+  const next = matches.find((i) => words[i].start > t + 0.05) ?? matches[0]
+  seek(words[next].start)
+  const el = words[next].el
+  if (pane) pane.scrollTo({ top: Math.max(0, el.offsetTop - pane.offsetTop - pane.clientHeight / 3) })
+}
+
+if (findInput) {
+  findInput.addEventListener('input', () => find(findInput.value))
+  findInput.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); findNext() } })
+  $('#find-next').addEventListener('click', findNext)
+}
+
 // ---- the player -------------------------------------------------------------------------
 let ws = null
 const playBtn = $('#play')
@@ -199,6 +238,7 @@ async function togglePlay() {
 
 function setRate(r) {
   r = Math.min(2, Math.max(0.5, r))
+  try { localStorage.setItem('antiphon.rate', String(r)) } catch (e) { /* storage off */ }
   if (ws) ws.setPlaybackRate(r, true); else if (audio) audio.playbackRate = r
   root.dataset.rate = String(r)
   const sel = $('#rate')
@@ -298,7 +338,7 @@ async function init() {
       HoverPlugin.create({ lineColor: '#24292f', lineWidth: 1, labelBackground: '#24292f', labelColor: '#fff', labelSize: '11px', formatTimeCallback: clock }),
     ],
   })
-  window.antiphon = { ws, audio, data, seek, setSolo, setRate, shareLink, togglePlay, jump, moments, graph: audioGraph,
+  window.antiphon = { ws, audio, data, seek, setSolo, setRate, shareLink, togglePlay, jump, moments, find, findNext, graph: audioGraph,
     gains: () => audioGraph.gains ? audioGraph.gains.map((g) => g.gain.value) : null }
 
   ws.on('timeupdate', onTime)
@@ -312,6 +352,9 @@ async function init() {
     addOverlays(regions)
     playBtn.disabled = false
     if (t0 > 0) seek(t0); else onTime(0)
+    let saved = NaN
+    try { saved = parseFloat(localStorage.getItem('antiphon.rate')) } catch (e) { /* storage off */ }
+    if (RATES.includes(saved) && saved !== 1) setRate(saved) // a reviewer's speed carries over to the next call
     root.dataset.state = 'ready'
     root.dataset.ready = '1'
     window.antiphon.readyAt = performance.now() // ms since navigation start
