@@ -320,7 +320,14 @@ def handle_taskrouter_event(store: Store, params: Mapping[str, str]) -> dict:
                 seg = Segment(key=rsid, conversation_id=conv.id, task_sid=tsid, reservation_sid=rsid)
                 s.add(seg)
             segs = [seg]
+            moved_from = seg.conversation_id if seg.conversation_id not in (None, conv.id) else None
             seg.conversation_id = conv.id
+            if moved_from:  # the task's attributes now name another conversation
+                s.flush()
+                left = s.scalar(select(func.count()).select_from(Segment).where(Segment.conversation_id == moved_from))
+                if not left and s.get(Conversation, moved_from) is not None:
+                    _merge(s, moved_from, conv.id)
+                changed = True
             seg.worker = _str(params.get("WorkerName")) or seg.worker
             seg.worker_sid = _str(params.get("WorkerSid")) or seg.worker_sid
             what = event_type.split(".", 1)[1]
@@ -352,7 +359,8 @@ def handle_taskrouter_event(store: Store, params: Mapping[str, str]) -> dict:
             newer = True  # a task event before any reservation: its problems still count
 
         if newer:
-            scope = f"task:{tsid}" + (f":{rsid}" if rsid else "")
+            # one scope per task: every event carries the whole task attributes (all media lists)
+            scope = f"task:{tsid}"
             _set_problems(s, scope, problems, source="taskrouter", conversation_id=conv.id, task_sid=tsid,
                           reservation_sid=rsid, event_id=event_id)
             if attrs is not None and not conv.attributes and ids["conversations"]:

@@ -257,3 +257,24 @@ def test_concurrent_events_of_one_task_do_not_collide(store, flex_dir):
         assert s.scalar(select(func.count()).select_from(Event)) == len(events)
     assert store.list_conversations()["total"] == 1
     assert store.list_jobs()["total"] == 1
+
+
+def test_task_problems_are_listed_once_and_a_renamed_conversation_is_merged(post_webhook, store, flex_dir):
+    bad = json.loads((flex_dir / "invalid" / "missing_start_time.json").read_text())
+    bad.pop("_expect_error")
+    task, res = "WT" + "9" * 32, "WR" + "9" * 32
+    e1 = reservation_event("accepted", T0, task=task, reservation=res, attrs=bad)
+    task_done = dict(e1, EventType="task.completed", Timestamp=str(T0 + 5))
+    task_done.pop("ReservationSid")
+    assert post_webhook("/twilio/taskrouter", e1).json()["conversation"] == task
+    post_webhook("/twilio/taskrouter", task_done)
+    assert store.list_problems()["total"] == 1
+    # later the task's attributes name a conversation (e.g. set by a plugin): everything moves there
+    good = json.loads((flex_dir / "task_inbound_native.json").read_text())
+    good["conversations"]["conversation_id"] = "CONV-42"
+    e2 = reservation_event("completed", T0 + 10, task=task, reservation=res, attrs=good)
+    assert post_webhook("/twilio/taskrouter", e2).json()["conversation"] == "CONV-42"
+    assert store.get_conversation(task) is None
+    conv = store.get_conversation("CONV-42")
+    assert len(conv["segments"]) == 1 and conv["problems"] == []
+    assert store.list_conversations()["total"] == 1
