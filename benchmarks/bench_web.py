@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import socket
 import statistics
 import subprocess
@@ -146,11 +145,11 @@ def bench_hour(runs: int) -> None:
     with Server(app) as srv, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         results = []
-        for i in range(runs + 1):
+        for _ in range(runs + 1):
             ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
             page = ctx.new_page()
             audio_ranges = []
-            page.on("request", lambda r: audio_ranges.append(r.headers.get("range"))
+            page.on("request", lambda r, seen=audio_ranges: seen.append(r.headers.get("range"))
                     if "/Recordings/" in r.url else None)
             page.goto(f"{srv.url}/conversations/{cid}", wait_until="commit")
             page.wait_for_selector("#player[data-ready='1']", timeout=120000)

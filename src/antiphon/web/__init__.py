@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .pages import DEFAULT_COLOURS, STATIC_PREFIX, WebConfig, conversation_view, create_router, parse_colours
+from .pages import DEFAULT_COLOURS, STATIC_PREFIX, WebConfig, create_router
 from .source import ListQuery, MemorySource, Page, ReportQuery, Source
 
 __all__ = [

@@ -60,7 +60,7 @@ def hbar(title: str, rows: Sequence[Mapping], label_key: str, series: Sequence[t
            f'width="100%" preserveAspectRatio="xMinYMin meet" {_FONT}>',
            f'<title id="{tid}">{escape(title)}</title><desc id="{did}">{escape(desc)}</desc>']
     x = label_w
-    for k, lab, colour in series:  # legend
+    for _key, lab, colour in series:  # legend
         out.append(f'<rect x="{x}" y="4" width="12" height="12" fill="{colour}"/>'
                    f'<text x="{x + 16}" y="14" fill="currentColor">{escape(lab)}</text>')
         x += 30 + 8 * len(lab)

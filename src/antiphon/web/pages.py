@@ -18,9 +18,9 @@ import json
 import os
 import re
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request

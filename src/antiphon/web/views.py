@@ -72,13 +72,12 @@ def silence_items(analysis: Mapping) -> list[dict]:
     s = m.get("silences")
     items = s.get("items") if isinstance(s, Mapping) else s if isinstance(s, list) else None
     if items is None:
+        # no silences listed: the gaps between speech (not before the first or after the last word)
         sp = analysis.get("speech") or {}
         both = Timeline(sp.get("customer") or []) | Timeline(sp.get("agent") or [])
-        dur = (analysis.get("recording") or {}).get("duration")
         ext = both.extent()
         gaps = both.gaps(ext[0], ext[1]) if ext else Timeline()
         items = [{"start": s_, "end": e_} for s_, e_ in gaps]
-        del dur
     out = []
     for it in items:
         if isinstance(it, Mapping):
