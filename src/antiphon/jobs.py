@@ -451,6 +451,8 @@ def run_workers(settings: Settings, n: int | None = None, stop: threading.Event 
         p.start()
         procs[i] = p
 
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *a: stop.set())
     for i in range(n):
         start(i)
     try:
