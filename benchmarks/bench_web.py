@@ -136,6 +136,10 @@ def bench_hour(runs: int) -> None:
     res = ingest_file(store, wav)
     Worker(store, name="bench").run(until_idle=True)
     print(f"  ingest + analysis by the worker: {time.perf_counter() - t:.1f} s")
+    with store.session() as s:
+        a = s.query(Analysis).filter(Analysis.recording_sid == res["recording"]).one()
+        print(f"  analysis: {len(a.speech['customer'])} customer and {len(a.speech['agent'])} agent speech intervals, "
+              f"talk {a.talk_time:.0f} s, crosstalk {a.crosstalk_time:.1f} s, {a.long_silences} long silences")
     tr = tiled_transcript(45, duration / 45)
     with store.session(write=True) as s:
         s.execute(update(Analysis).where(Analysis.recording_sid == res["recording"]).values(transcript=tr))
