@@ -86,7 +86,7 @@ def test_conversation_json_has_segments_metrics_and_player_data(client):
     assert any(ls["duration"] >= 4.0 for ls in p["long_silences"])
     assert [m["label"] for m in p["markers"]] == ["billing-dispute", "refund"]
     assert len(p["turns"]) == 16 and p["turns"][0]["party"] == "agent"
-    assert c["recording"]["peaks_url"] == "/conversations/CONV-SUPPORT/peaks.json"
+    assert c["recording"]["peaks_url"] == "/conversations/CONV-SUPPORT/peaks.json?recording=RE00000000000000000000000000000001"
     same = client.get("/conversations/CONV-SUPPORT", headers={"Accept": "application/json"}).json()
     assert same["segments"] == c["segments"]
 

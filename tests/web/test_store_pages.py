@@ -68,6 +68,8 @@ def test_conversation_page_has_player_media_and_peaks(service):
     cached = list((store.data_dir / "peaks").glob("*.peaks.json"))
     assert len(cached) == 1  # computed once, kept in the data directory
     assert client.get(c["recording"]["peaks_url"]).json() == peaks
+    other = client.get(f"/conversations/{cid}/peaks.json?recording=RE{'f' * 32}")
+    assert other.status_code == 404 and other.json()["errors"][0]["path"] == "recording"
     page = client.get(f"/conversations/{cid}")
     assert page.status_code == 200 and 'id="waveform"' in page.text and url in page.text
 

@@ -304,6 +304,9 @@ def create_router(source, config: WebConfig | None = None, *, media_url: Callabl
             conv = source.get_conversation(cid, recording_sid=rsid) if rsid else source.get_conversation(cid)
             if conv is None:
                 raise NotFound(f"no conversation {cid!r}")
+            if rsid and conv.get("recording_sid") and conv["recording_sid"] != rsid:
+                raise NotFound(f"conversation {cid!r} has no recording {rsid!r}",
+                               [Problem("recording", "not one of this conversation's recordings")])
             path = conv.get("recording_path") or (source.recording_path(conv["recording_sid"])
                                                    if conv.get("recording_sid") else None)
             if not path or not Path(path).exists():
@@ -450,8 +453,9 @@ def conversation_view(conv: dict, config: WebConfig, media_url=None) -> dict:
         "recording": {
             "sid": conv.get("recording_sid"),
             "media_url": url,
+            # keyed by the recording, so a browser's cached peaks never belong to another recording
             "peaks_url": f"/conversations/{cid}/peaks.json"
-                         + (f"?recording={conv['recording_sid']}" if conv.get("recordings") and len(conv["recordings"]) > 1 else ""),
+                         + (f"?recording={conv['recording_sid']}" if conv.get("recording_sid") else ""),
             "sample_rate": rec.get("sample_rate"),
             "channel_roles": rec.get("channel_roles") or ["customer", "agent"],
         },
