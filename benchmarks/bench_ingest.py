@@ -98,10 +98,11 @@ def events(n: int) -> list[dict]:
     out = []
     t0 = 1793631845
     for i in range(n):
-        a = dict(attrs, call_sid=f"CA{i:032x}")
-        a["conversations"] = dict(attrs["conversations"], conversation_id=f"WT{i:032x}", media=[dict(
+        c = i // 3  # three events (accepted, wrapup, completed) per reservation, one call each
+        a = dict(attrs, call_sid=f"CA{c:032x}")
+        a["conversations"] = dict(attrs["conversations"], conversation_id=f"WT{c:032x}", media=[dict(
             attrs["conversations"]["media"][0],
-            url=f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Recordings/RE{i:032x}")])
+            url=f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Recordings/RE{c:032x}")])
         kind = ("accepted", "wrapup", "completed")[i % 3]
         out.append({"EventType": f"reservation.{kind}", "AccountSid": ACCOUNT, "ResourceType": "reservation",
                     "Timestamp": str(t0 + i), "TaskSid": f"WT{i // 3:032x}", "ReservationSid": f"WR{i // 3:032x}",

@@ -127,10 +127,20 @@ def migrate(engine: Engine) -> str:
     head = head_revision()
     if current_revision(engine) == head:
         return head
-    with _migration_lock(engine):
-        if current_revision(engine) == head:
-            return head
-        with engine.connect() as conn:
-            command.upgrade(_alembic_config(conn), "head")
-            conn.commit()
+    import logging
+
+    log = logging.getLogger("alembic")
+    level = log.level
+    if level == logging.NOTSET:  # keep Alembic's chatter out of the service log unless asked for
+        log.setLevel(logging.WARNING)
+    try:
+        with _migration_lock(engine):
+            if current_revision(engine) == head:
+                return head
+            with engine.connect() as conn:
+                command.upgrade(_alembic_config(conn), "head")
+                conn.commit()
+            logging.getLogger("antiphon.store").info("database schema upgraded to %s", head)
+    finally:
+        log.setLevel(level)
     return head
