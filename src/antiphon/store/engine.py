@@ -122,11 +122,6 @@ def _migration_lock(engine: Engine):
 
 def migrate(engine: Engine) -> str:
     """Bring the schema up to the newest revision; returns it. Safe to call from many processes."""
-    from alembic import command
-
-    head = head_revision()
-    if current_revision(engine) == head:
-        return head
     import logging
 
     log = logging.getLogger("alembic")
@@ -134,6 +129,11 @@ def migrate(engine: Engine) -> str:
     if level == logging.NOTSET:  # keep Alembic's chatter out of the service log unless asked for
         log.setLevel(logging.WARNING)
     try:
+        from alembic import command
+
+        head = head_revision()
+        if current_revision(engine) == head:
+            return head
         with _migration_lock(engine):
             if current_revision(engine) == head:
                 return head
