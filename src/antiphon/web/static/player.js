@@ -119,6 +119,15 @@ function applySolo() {
   const radio = $(`#solo-${solo}`)
   if (radio && !radio.checked) radio.checked = true
   $$('.channel-labels span').forEach((el) => el.classList.toggle('muted-channel', solo !== 'both' && !el.classList.contains(solo)))
+  if (ws) ws.setOptions({ splitChannels: channelOptions() }) // the silenced party's waveform fades
+}
+
+function channelOptions() {
+  return roles.map((role) => {
+    const c = colours[role] || '#555'
+    const faded = solo !== 'both' && role !== solo
+    return { waveColor: faded ? rgba(c, 0.25) : c, progressColor: faded ? rgba(shade(c, 0.45), 0.3) : shade(c, 0.45) }
+  })
 }
 
 function setSolo(mode) {
@@ -311,16 +320,12 @@ async function init() {
     setStatus(`Waveform unavailable (${e.message}); audio still plays.`)
   }
   const regions = RegionsPlugin.create()
-  const channelOpts = roles.map((role) => ({
-    waveColor: colours[role] || '#555',
-    progressColor: shade(colours[role] || '#555', 0.45),
-  }))
   ws = WaveSurfer.create({
     container: waveEl,
     media: audio,
     peaks: peaks || undefined,
     duration: duration || undefined,
-    splitChannels: channelOpts,
+    splitChannels: channelOptions(),
     height: 84,
     normalize: true,
     barWidth: 2,
