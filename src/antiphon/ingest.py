@@ -182,13 +182,14 @@ def resolve_conversation(s: Session, conversation_id: str | None, call_sid: str 
     """
     cid = conversation_id or call_sid or fallback
     conv = s.get(Conversation, cid)
+    linked = conv is not None and conv.call_sid == call_sid  # a placeholder was merged when they were linked
     if conv is None:
         conv = Conversation(id=cid, call_sid=call_sid, attributes={})
         s.add(conv)
         s.flush()
     elif call_sid and not conv.call_sid:
         conv.call_sid = call_sid
-    if conversation_id and call_sid and call_sid != cid:
+    if conversation_id and call_sid and call_sid != cid and not linked:
         placeholder = s.get(Conversation, call_sid)
         if placeholder is not None:
             _merge(s, placeholder.id, cid)
@@ -231,26 +232,31 @@ def _touch_conversation(s: Session, conv: Conversation) -> None:
 
 
 def _upsert_recording_from_media(s: Session, store: Store, media: flex.Media, conv: Conversation,
-                                 call_sid: str | None, account_sid: str | None) -> Recording:
+                                 call_sid: str | None, account_sid: str | None) -> tuple[Recording, bool]:
+    """Create or update the recording a media entry names; returns it and whether anything changed."""
     sid = recording_sid_from_url(media.url)
     rec = s.get(Recording, sid)
     acc = account_sid
     m = _AC_SID.search(media.url)
     if m:
         acc = m.group(1)
+    created = rec is None
     if rec is None:
         rec = Recording(sid=sid, source="twilio", status="pending", created_at=utcnow())
         s.add(rec)
+    before = (rec.source_url, rec.start_time, rec.channel_roles, rec.account_sid, rec.call_sid, rec.conversation_id)
     rec.source_url = rec.source_url or media.url
-    if media.start_time is not None:
+    if media.start_time is not None and rec.start_time != media.start_time:
         rec.start_time = media.start_time  # the task's start_time is what segment offsets are based on
-    rec.channel_roles = list(media.roles())
+    roles = list(media.roles())
+    if rec.channel_roles != roles:
+        rec.channel_roles = roles
     rec.account_sid = rec.account_sid or acc
     rec.call_sid = rec.call_sid or call_sid
     if rec.conversation_id is None or rec.conversation_id == rec.call_sid:
         rec.conversation_id = conv.id
-    s.flush()
-    return rec
+    after = (rec.source_url, rec.start_time, rec.channel_roles, rec.account_sid, rec.call_sid, rec.conversation_id)
+    return rec, created or before != after
 
 
 def _enqueue_fetch(store: Store, s: Session, rec: Recording, wake: bool = False, delay: float = 0.0) -> None:
@@ -312,6 +318,7 @@ def handle_taskrouter_event(store: Store, params: Mapping[str, str]) -> dict:
             ids["conversations"] = attrs.conversations or ids["conversations"]
         conv = resolve_conversation(s, ids["conversation_id"], ids["call_sid"], tsid)
         out["conversation"] = conv.id
+        fresh = conv.started_at is None
 
         changed = False
         if rsid:
@@ -372,11 +379,13 @@ def handle_taskrouter_event(store: Store, params: Mapping[str, str]) -> dict:
             for media in attrs.media:
                 if not media.is_recording:
                     continue
-                rec = _upsert_recording_from_media(s, store, media, conv, ids["call_sid"], account)
+                rec, rec_changed = _upsert_recording_from_media(s, store, media, conv, ids["call_sid"], account)
                 if event_type in _FETCH_ON:
                     _enqueue_fetch(store, s, rec)
-                changed = True
-        _touch_conversation(s, conv)
+                changed = changed or rec_changed
+        if changed or fresh or (not conv.queue and ids["queue"]) or (not conv.direction and ids["direction"]):
+            s.flush()
+            _touch_conversation(s, conv)
         if changed:
             _maybe_resegment(store, s, conv.id)
         return out
