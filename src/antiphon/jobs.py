@@ -39,7 +39,7 @@ from typing import Callable
 from sqlalchemy import delete, select
 
 from .config import Settings
-from .errors import AntiphonError, AudioError, MetadataError
+from .errors import AntiphonError, AudioError, MetadataError, MissingDependency
 from .store.core import JobInfo, Store, open_store
 from .store.models import Analysis, Category, Conversation, Recording, Segment, utcnow
 
@@ -360,7 +360,7 @@ def run_job(store: Store, job: JobInfo, worker_id: str) -> str:
             return "failed"
         try:
             msg = handler(store, job)
-        except Permanent as exc:
+        except (Permanent, MissingDependency) as exc:
             store.fail_job(job.id, worker_id, exc.message, retry=False)
             log.warning("job %s (%s) failed: %s", job.id, job.key, exc.message)
             return "failed"

@@ -278,3 +278,10 @@ def test_task_problems_are_listed_once_and_a_renamed_conversation_is_merged(post
     conv = store.get_conversation("CONV-42")
     assert len(conv["segments"]) == 1 and conv["problems"] == []
     assert store.list_conversations()["total"] == 1
+
+
+def test_oversized_webhook_is_refused(post_webhook, flex_dir):
+    params = read_form(flex_dir / "event_reservation_completed.form")
+    params["TaskAttributes"] = "x" * (2 << 20)
+    r = post_webhook("/twilio/taskrouter", params)
+    assert r.status_code == 413 and r.json()["status"] == 413

@@ -33,6 +33,8 @@ log = logging.getLogger("antiphon.server")
 
 _SID = re.compile(r"^[A-Za-z0-9]{2,64}$")
 #: Paths that do not need an API key (webhooks carry a Twilio signature instead).
+#: Largest webhook body accepted (Twilio's are a few kilobytes; task attributes are capped at 16 KiB).
+MAX_WEBHOOK_BYTES = 1 << 20
 PUBLIC_PATHS = ("/twilio/", "/healthz", "/openapi.json", "/docs", "/redoc", "/-/static/")
 
 
@@ -182,7 +184,15 @@ def _webhooks(store: Store) -> APIRouter:
     r = APIRouter(tags=["webhooks"])
 
     async def _verified_params(request: Request) -> list[tuple[str, str]]:
-        body = (await request.body()).decode("utf-8", "replace")
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
+            raise HTTPError(413, f"webhook body larger than {MAX_WEBHOOK_BYTES} bytes")
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_WEBHOOK_BYTES:
+                raise HTTPError(413, f"webhook body larger than {MAX_WEBHOOK_BYTES} bytes")
+        body = raw.decode("utf-8", "replace")
         params = parse_qsl(body, keep_blank_values=True)
         st = store.settings
         if not st.twilio_auth_token:
