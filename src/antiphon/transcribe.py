@@ -84,16 +84,23 @@ class TranscribeOptions:
         window_seconds: speech is packed into windows of at most this length
             (Whisper decodes 30 s at a time; one window costs one encoder pass).
         turn_gap: a pause longer than this (seconds) starts a new turn.
-        no_speech_threshold, log_prob_threshold, compression_ratio_threshold,
-        temperatures: Whisper's own guards against decoding noise and loops.
+        no_speech_threshold, log_prob_threshold, compression_ratio_threshold:
+            Whisper's own guards: a segment the model itself marks as no speech
+            (no-speech probability above the threshold and average log-probability
+            below its threshold), or whose text compresses too well (a loop), is dropped.
+        temperatures: decoding temperatures; more than one enables Whisper's
+            temperature fallback, which samples and so is not reproducible. The
+            default, greedy/beam decoding only, gives the same transcript every time.
         max_repeats: an n-gram repeated back to back more than this many times
-            is cut back to this many copies (repetition-loop guard).
+            is cut back to this many copies; a run of more than four copies is a
+            decoding loop and is cut to one.
+        min_segment_probability: a segment whose words have a mean probability
+            below this is dropped (the model is unsure of every word: noise the
+            voice-activity detector let through).
         initial_prompt: optional text to prime the decoder (product names...).
         hotwords: optional words to bias decoding towards.
         local_files_only: never download a named model.
         download_root: where named models are cached.
-        seed: random seed for the temperature fallback, so a recording always
-            gives the same transcript.
     """
 
     model: str | None = None
@@ -108,13 +115,13 @@ class TranscribeOptions:
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4
-    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6)
+    temperatures: tuple[float, ...] = (0.0,)
     max_repeats: int = 2
+    min_segment_probability: float = 0.35
     initial_prompt: str | None = None
     hotwords: str | None = None
     local_files_only: bool = False
     download_root: str | None = None
-    seed: int = 0
 
     def validate(self) -> None:
         problems = []
@@ -492,12 +499,9 @@ class _ChannelReader:
 
 def _transcribe_channel(model, reader: _ChannelReader, windows: list[_Window],
                         options: TranscribeOptions) -> list[Word]:
-    import ctranslate2
-
     words: list[Word] = []
     for window in windows:
         audio = reader.window_audio(window)
-        ctranslate2.set_random_seed(options.seed)  # temperature fallback samples: keep runs reproducible
         segments, _info = model.transcribe(
             audio,
             language=options.language,
@@ -533,8 +537,13 @@ def _is_noise_segment(seg, options: TranscribeOptions) -> bool:
     """Whisper's own guards, applied per segment (faster-whisper applies them per window)."""
     if seg.no_speech_prob > options.no_speech_threshold and seg.avg_logprob < options.log_prob_threshold:
         return True
-    if options.compression_ratio_threshold and seg.compression_ratio > options.compression_ratio_threshold * 1.2:
+    if options.compression_ratio_threshold and seg.compression_ratio > options.compression_ratio_threshold:
         return True
+    words = [w for w in (seg.words or ()) if w.word.strip()]
+    if words and options.min_segment_probability > 0:
+        mean = sum(w.probability for w in words) / len(words)
+        if mean < options.min_segment_probability:
+            return True
     return False
 
 
@@ -549,7 +558,7 @@ def _drop_repeats(words: list[Word], max_repeats: int) -> list[Word]:
     """Cut n-grams (n = 1..6) repeated back to back more than ``max_repeats`` times.
 
     Genuine repetition ("no, no, no") survives up to one extra copy for
-    single words; decoding loops repeat a phrase many times.
+    single words; decoding loops (more than four copies) are cut to one.
     """
     keys = [_norm_word(w.word) for w in words]
     keep = [True] * len(words)
@@ -567,6 +576,8 @@ def _drop_repeats(words: list[Word], max_repeats: int) -> list[Word]:
             while keys[i + reps * n : i + (reps + 1) * n] == gram:
                 reps += 1
             limit = max_repeats + 1 if n == 1 else max_repeats
+            if reps > 4:
+                limit = 1  # a decoding loop, not emphasis
             if reps > limit:
                 for k in range(i + limit * n, i + reps * n):
                     keep[k] = False

@@ -157,10 +157,13 @@ def test_repetition_loops_are_cut_but_real_repeats_kept():
     def ws(text):
         return [Word(i, i + 0.5, " " + t) for i, t in enumerate(text.split())]
 
-    loop = _drop_repeats(ws("thank you thank you thank you thank you thank you for calling"), 2)
-    assert " ".join(w.word.strip() for w in loop) == "thank you thank you for calling"
+    three = _drop_repeats(ws("thank you thank you thank you for calling"), 2)
+    assert " ".join(w.word.strip() for w in three) == "thank you thank you for calling"
+    loop = _drop_repeats(ws("hi I'm I'm I'm I'm I'm I'm I'm I'm"), 2)
+    assert " ".join(w.word.strip() for w in loop) == "hi I'm"
     assert len(_drop_repeats(ws("no no no"), 2)) == 3
-    assert len(_drop_repeats(ws("okay okay okay okay okay okay okay"), 2)) == 3
+    assert len(_drop_repeats(ws("okay okay okay okay"), 2)) == 3
+    assert len(_drop_repeats(ws("okay okay okay okay okay okay okay"), 2)) == 1
 
 
 def test_turns_split_on_pauses_and_on_the_other_party():
