@@ -303,3 +303,14 @@ def test_status_hides_secrets(client):
     body = client.get("/api/status").json()
     assert body["settings"]["twilio_auth_token"] == "(set)"
     assert "test-auth-token" not in json.dumps(body)
+
+
+def test_recordings_list_date_filters(client, loaded):
+    from datetime import datetime, timezone
+
+    today = datetime.now(timezone.utc).date().isoformat()
+    assert len(client.get(f"{REC}.json", params={"DateCreated": today}).json()["recordings"]) == 3
+    assert client.get(f"{REC}.json", params={"DateCreated<": "2000-01-01"}).json()["recordings"] == []
+    assert len(client.get(f"{REC}.json", params={"DateCreated>": "2000-01-01"}).json()["recordings"]) == 3
+    r = client.get(f"{REC}.json", params={"DateCreated": "last week"})
+    assert r.status_code == 400 and r.json()["errors"][0]["path"] == "DateCreated"
