@@ -148,6 +148,8 @@ def test_bad_query_parameters_name_the_field(client):
     assert r.status_code == 422 and r.json()["errors"][0]["path"] == "cursor"
     r = client.get("/api/conversations", params={"sort": "colour"})
     assert r.status_code == 422 and r.json()["errors"][0]["path"] == "sort"
+    r = client.get("/api/conversations", params={"from": "soon", "limit": "-1", "sort": "x"})
+    assert sorted(e["path"] for e in r.json()["errors"]) == ["from", "limit", "sort"]
     r = client.get("/api/jobs", params={"limit": "many"})
     assert r.status_code == 422 and r.json()["errors"][0]["path"] == "limit"
 

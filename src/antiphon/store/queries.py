@@ -234,13 +234,22 @@ def list_conversations(store, filters=None, sort: str = "-started_at", page=None
     (sums over the non-duplicate recordings, with party shares and
     percentages) or ``null`` before analysis.
     """
-    f = ConversationFilter.parse(filters)
-    pr = PageRequest.parse(page)
+    problems: list[Problem] = []  # report every bad parameter at once
+    f = pr = None
+    try:
+        f = ConversationFilter.parse(filters)
+    except QueryError as exc:
+        problems += exc.problems
+    try:
+        pr = PageRequest.parse(page)
+    except QueryError as exc:
+        problems += exc.problems
     desc = sort.startswith("-")
     key = sort.lstrip("-+ ")
     if key not in SORTS:
-        raise QueryError(f"cannot sort by {key!r}", [Problem("sort", f"sort must be one of {', '.join(SORTS)} "
-                                                                     "(prefix - for descending)")])
+        problems.append(Problem("sort", f"sort must be one of {', '.join(SORTS)} (prefix - for descending)"))
+    if problems:
+        raise QueryError("invalid request: " + "; ".join(str(p) for p in problems), problems)
     agg = _agg_subquery()
     C = Conversation
     q = select(C, agg).outerjoin(agg, agg.c.cid == C.id)
