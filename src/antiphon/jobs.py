@@ -123,8 +123,11 @@ _SCALARS = ("duration", "talk_time", "customer_talk_time", "agent_talk_time", "c
 
 
 def _categories(result: dict) -> list[str]:
+    """Names of the categories the call matched (the rules list every category with ``matched``)."""
     out = []
     for c in result.get("categories") or []:
+        if isinstance(c, dict) and not c.get("matched", True):
+            continue
         name = c.get("name") if isinstance(c, dict) else c
         if isinstance(name, str) and name and name not in out:
             out.append(name)
