@@ -52,6 +52,12 @@ def serve(host, port, workers, public_url, config_file, data_dir, database_url):
     if settings.auth and not store.list_keys():
         click.echo("note: no API key yet; create one with 'antiphon keys create --name NAME' "
                    "(or set ANTIPHON_AUTH=off on a trusted network)", err=True)
+    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    click.echo(f"TaskRouter event callback URL:  {base}/twilio/taskrouter", err=True)
+    click.echo(f"Recording status callback URL:  {base}/twilio/recording-status", err=True)
+    if not settings.twilio_auth_token:
+        click.echo("note: ANTIPHON_TWILIO_AUTH_TOKEN is not set, so webhooks are refused"
+                   + (" (ANTIPHON_AUTH=off: accepted unsigned)" if not settings.auth else ""), err=True)
     stop = threading.Event()
     pool = None
     if settings.workers:
