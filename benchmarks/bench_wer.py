@@ -193,15 +193,24 @@ def reference(truth: dict, channel: int, key: str = "text") -> str:
 
 # -- runners -----------------------------------------------------------------------------
 
-def run_gated(case: Case, speech: dict[str, Timeline], options) -> tuple[dict[str, str], dict[str, float]]:
+def run_gated(case: Case, speech: dict[str, Timeline], options, per_channel: bool = True
+              ) -> tuple[dict[str, str], dict[str, float]]:
+    """Transcribe the call (both channels at once, as the product does).
+
+    CPU seconds: ``call`` for the whole call; per party from separate
+    one-channel runs when ``per_channel``.
+    """
     from antiphon.transcribe import transcribe
 
-    texts, cpu = {}, {}
-    for party, ch in PARTIES.items():
-        t0 = time.process_time()
-        tr = transcribe(case.wav, {party: speech[party]}, {party: ch}, options)
-        cpu[party] = time.process_time() - t0
-        texts[party] = tr.text_of(party)
+    t0 = time.process_time()
+    tr = transcribe(case.wav, speech, PARTIES, options)
+    cpu = {"call": time.process_time() - t0}
+    texts = {party: tr.text_of(party) for party in PARTIES}
+    if per_channel:
+        for party, ch in PARTIES.items():
+            t0 = time.process_time()
+            transcribe(case.wav, {party: speech[party]}, {party: ch}, options)
+            cpu[party] = time.process_time() - t0
     return texts, cpu
 
 
@@ -218,6 +227,7 @@ def run_whole(case: Case, options) -> tuple[dict[str, str], dict[str, float]]:
                                    vad_filter=True, condition_on_previous_text=False, word_timestamps=True)
         texts[party] = " ".join(s.text.strip() for s in segs)
         cpu[party] = time.process_time() - t0
+    cpu["call"] = cpu["customer"] + cpu["agent"]
     return texts, cpu
 
 
@@ -264,7 +274,7 @@ def main(argv=None) -> int:
             if mode == "machine":
                 results[mode] = ({p: reference(case.truth, c, "machine_transcript") for p, c in PARTIES.items()}, None)
             elif mode == "truth":
-                results[mode] = run_gated(case, truth_speech(case.truth), options)
+                results[mode] = run_gated(case, truth_speech(case.truth), options, per_channel=False)
             elif mode == "gated":
                 t0 = time.process_time()
                 va = detect_speech(case.wav)
@@ -281,11 +291,17 @@ def main(argv=None) -> int:
                 e = errs.setdefault((mode, case.condition, party), [0, 0])
                 e[0] += edit_distance(ref, hyp)
                 e[1] += len(ref)
-                if cpu is not None:
+                if cpu is not None and party in cpu:
                     s = speed.setdefault((mode, case.condition, party), [0.0, 0.0])
                     s[0] += cpu[party]
                     s[1] += duration
-                if args.show:
+            if cpu is not None:
+                s = speed.setdefault((mode, case.condition, "call"), [0.0, 0.0])
+                s[0] += cpu["call"]
+                s[1] += duration
+            if args.show:
+                for party, ch in PARTIES.items():
+                    ref, hyp = normalise(reference(case.truth, ch)), normalise(texts[party])
                     print(f"--- {case.call} {case.condition} {party} [{mode}]\n REF: {' '.join(ref)}\n HYP: {' '.join(hyp)}")
         print(f"{case.call} {case.condition}: done", file=sys.stderr)
 
@@ -316,16 +332,16 @@ def main(argv=None) -> int:
     for mode in modes:
         if mode == "machine":
             continue
-        cust = [speed[k] for k in speed if k[0] == mode and k[2] == "customer"]
-        agent = [speed[k] for k in speed if k[0] == mode and k[2] == "agent"]
-        if not cust:
+        row = {}
+        for who in ("customer", "agent", "call"):
+            parts = [speed[k] for k in speed if k[0] == mode and k[2] == who]
+            if parts and sum(p[0] for p in parts) > 0:
+                row[who] = round(sum(p[1] for p in parts) / sum(p[0] for p in parts), 1)
+        if not row:
             continue
-        audio_s = sum(s[1] for s in cust)
-        c_cpu, a_cpu = sum(s[0] for s in cust), sum(s[0] for s in agent)
-        speeds[mode] = {"customer": round(audio_s / c_cpu, 1), "agent": round(audio_s / a_cpu, 1),
-                        "call": round(audio_s / (c_cpu + a_cpu), 1)}
-        print(f"  {mode:<8} customer {audio_s / c_cpu:6.1f}x   agent {audio_s / a_cpu:6.1f}x   "
-              f"whole call (both channels) {audio_s / (c_cpu + a_cpu):6.1f}x")
+        speeds[mode] = row
+        per = "   ".join(f"{who} {row[who]:6.1f}x" for who in ("customer", "agent") if who in row)
+        print(f"  {mode:<8} {per + '   ' if per else ''}whole call (both channels) {row['call']:6.1f}x")
     if vad_cpu[0]:
         print(f"  voice activity detection: {vad_cpu[1] / vad_cpu[0]:.0f}x")
 

@@ -143,12 +143,12 @@ def test_plan_windows_pads_packs_and_bounds():
 
 def test_word_times_map_back_to_the_recording():
     w = _Window((_Piece(10.0, 12.0, 0.0), _Piece(30.0, 31.0, 2.3)))
-    assert w.to_recording(0.5, 1.0) == (10.5, 11.0, True)
+    assert w.to_recording(0.5, 1.0) == (10.5, 11.0, True, 0)
     # a word running past the end of its span into the joint is clamped to its span
-    assert w.to_recording(1.8, 2.25) == (11.8, 12.0, True)
+    assert w.to_recording(1.8, 2.25) == (11.8, 12.0, True, 0)
     # the next span's words land on the next span
-    s, e, inside = w.to_recording(2.4, 2.9)
-    assert (round(s, 6), round(e, 6), inside) == (30.1, 30.6, True)
+    s, e, inside, piece = w.to_recording(2.4, 2.9)
+    assert (round(s, 6), round(e, 6), inside, piece) == (30.1, 30.6, True, 1)
     # a word entirely inside the joint is flagged
     assert w.to_recording(2.05, 2.1)[2] is False
 
@@ -374,3 +374,18 @@ def test_cli_transcribe_bad_file_is_a_clean_error(tmp_path):
     res = CliRunner().invoke(main, ["transcribe", str(bad)])
     assert res.exit_code == 2
     assert "error:" in res.output and "Traceback" not in res.output
+
+
+def test_long_unbroken_span_and_unbatched_decoding_agree(calls_dir, whisper):
+    """A span longer than Whisper's 30 s is decoded with sequential seeks; batch_size=1 decodes one window at a time."""
+    from dataclasses import replace
+
+    wav = calls_dir / "synthetic" / "support_call_8k.wav"
+    long_span = {"agent": Timeline([(0.5, 36.0)])}
+    tr = transcribe(wav, long_span, {"agent": 1}, whisper)
+    agent = plain(tr.text_of("agent"))
+    assert "help you today" in agent and "duplicate payment" in agent
+    assert all(0.3 <= w.start <= w.end <= 36.2 for w in words_of(tr, "agent"))  # the span, padded
+    one = transcribe(wav, {"agent": Timeline([(0.6, 6.3), (12.0, 16.2)])}, {"agent": 1}, replace(whisper, batch_size=1))
+    text = plain(one.text_of("agent"))
+    assert "help you today" in text and "account number" in text
