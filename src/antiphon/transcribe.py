@@ -431,6 +431,10 @@ class _Window:
         return s, max(s, e), inside, best_i
 
 
+#: Longest piece of audio sent to the model at once (an unbroken span is cut).
+MAX_PIECE = 120.0
+
+
 def plan_windows(speech: Timeline, duration: float, options: TranscribeOptions) -> list[_Window]:
     """Pad the speech spans and pack them, in order, into model windows."""
     padded = Timeline((max(0.0, s - options.padding), min(duration, e + options.padding)) for s, e in speech)
@@ -439,7 +443,15 @@ def plan_windows(speech: Timeline, duration: float, options: TranscribeOptions) 
     windows: list[_Window] = []
     current: list[_Piece] = []
     cursor = 0.0
+    spans: list[tuple[float, float]] = []
     for s, e in padded:
+        # an unbroken span is cut into pieces of at most MAX_PIECE seconds, so
+        # memory stays bounded whatever the voice-activity detector returns
+        while e - s > MAX_PIECE:
+            spans.append((s, s + MAX_PIECE))
+            s += MAX_PIECE
+        spans.append((s, e))
+    for s, e in spans:
         length = e - s
         if length < 0.05:
             continue

@@ -139,6 +139,10 @@ def test_plan_windows_pads_packs_and_bounds():
         for a, b in zip(w.pieces, w.pieces[1:]):
             assert b.offset == pytest.approx(a.offset + (a.end - a.start) + 0.3)
     assert plan_windows(Timeline(), 10.0, opts) == []
+    # an unbroken hour of "speech" becomes bounded pieces
+    hour = plan_windows(Timeline([(0.0, 3600.0)]), 3600.0, opts)
+    assert max(p.end - p.start for w in hour for p in w.pieces) <= 120.0
+    assert sum(p.end - p.start for w in hour for p in w.pieces) == pytest.approx(3600.0)
 
 
 def test_word_times_map_back_to_the_recording():
