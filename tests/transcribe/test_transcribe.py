@@ -393,3 +393,12 @@ def test_long_unbroken_span_and_unbatched_decoding_agree(calls_dir, whisper):
     one = transcribe(wav, {"agent": Timeline([(0.6, 6.3), (12.0, 16.2)])}, {"agent": 1}, replace(whisper, batch_size=1))
     text = plain(one.text_of("agent"))
     assert "help you today" in text and "account number" in text
+
+
+def test_same_recording_same_transcript(hv_call, whisper):
+    """Decoding is deterministic (no sampling), also with another thread count."""
+    from dataclasses import replace
+
+    wav, speech, tr = hv_call
+    again = transcribe(wav, speech, PARTIES, replace(whisper, cpu_threads=2))
+    assert again.to_dict()["turns"] == tr.to_dict()["turns"]
