@@ -43,7 +43,7 @@ from .errors import AntiphonError, AudioError, MetadataError, MissingDependency
 from .store.core import JobInfo, Store, open_store
 from .store.models import Analysis, Category, Conversation, Recording, Segment, utcnow
 
-__all__ = ["Worker", "run_job", "run_workers", "Permanent", "HANDLERS"]
+__all__ = ["Worker", "run_job", "run_workers", "work", "Permanent", "HANDLERS"]
 
 log = logging.getLogger("antiphon.jobs")
 
@@ -472,3 +472,34 @@ def run_workers(settings: Settings, n: int | None = None, stop: threading.Event 
             p.join(timeout=10)
             if p.is_alive():
                 p.kill()
+
+
+def work(settings: Settings, *, once: bool = False) -> int:
+    """Run job workers without the HTTP server; returns the jobs run (with ``once``).
+
+    Migrates the store once, then runs ``settings.workers`` worker processes
+    until SIGTERM or Ctrl-C (one runs in this process). With ``once``, runs
+    the due jobs here and returns when none is left.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    store = open_store(settings)  # migrates once, before the processes start
+    if once:
+        try:
+            return Worker(store).run(until_idle=True)
+        finally:
+            store.close()
+    if settings.workers > 1:
+        store.close()
+        try:
+            run_workers(settings, settings.workers)
+        except KeyboardInterrupt:
+            pass
+        return 0
+    w = Worker(store)
+    signal.signal(signal.SIGTERM, lambda *a: w.stop())
+    try:
+        return w.run()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        store.close()

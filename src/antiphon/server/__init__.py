@@ -19,6 +19,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install
     raise MissingDependency("The HTTP service", "server") from exc
 
 from .app import create_app
+from .run import serve
 from .signature import compute_signature, public_url, valid_signature
 
-__all__ = ["create_app", "compute_signature", "valid_signature", "public_url"]
+__all__ = ["create_app", "serve", "compute_signature", "valid_signature", "public_url"]
