@@ -47,6 +47,7 @@ __all__ = [
     "handle_taskrouter_event",
     "handle_recording_status",
     "ingest_file",
+    "ingest_recording",
     "recording_sid_from_url",
 ]
 
@@ -629,3 +630,31 @@ def ingest_file(store: Store, path: str | os.PathLike, *, task: Any = None, conv
         return {"ok": True, "recording": sid, "conversation": conv.id, "sha256": sha, "size": size,
                 "duration": rec.duration, "job": job_id, "duplicate_of": rec.duplicate_of,
                 "problems": [p.to_dict() for p in problems]}
+
+
+_SUMMARY_METRICS = ("duration", "talk_time", "customer_talk_time", "agent_talk_time", "crosstalk_time",
+                    "silence_time")
+
+
+def ingest_recording(store: Store, path: str | os.PathLike, *, task: Any = None, conversation: Any = None,
+                     wait: bool = True) -> dict:
+    """:func:`ingest_file`, then (with ``wait``) run the queued jobs in this process.
+
+    Returns what :func:`ingest_file` returns plus, after waiting, the
+    recording's ``status``, its headline ``metrics`` (seconds) and any
+    ``failed_jobs`` of its conversation.
+    """
+    from .jobs import Worker
+
+    out = ingest_file(store, path, task=task, conversation=conversation)
+    if not wait:
+        return out
+    Worker(store, name="antiphon-ingest").run(until_idle=True)
+    rec = store.get_recording(out["recording"])
+    out["status"] = rec["status"] if rec else None
+    if rec and rec.get("analysis"):
+        out["metrics"] = {k: rec["analysis"]["metrics"].get(k) for k in _SUMMARY_METRICS}
+    failed = [j for j in store.get_conversation(out["conversation"])["jobs"] if j["state"] == "failed"]
+    if failed:
+        out["failed_jobs"] = failed
+    return out

@@ -27,23 +27,11 @@ def ingest(recording, task, conversation, wait, as_json, config_file, data_dir, 
     Problems in the task attributes are stored and listed, not fatal. With
     --wait (default) the queued jobs run here until none is left.
     """
-    from ..ingest import ingest_file
-    from ..jobs import Worker
+    from ..ingest import ingest_recording
 
     store = open_from(config_file, data_dir=data_dir, database_url=database_url)
     try:
-        out = ingest_file(store, recording, task=task, conversation=conversation)
-        if wait:
-            Worker(store, name="antiphon-ingest").run(until_idle=True)
-            rec = store.get_recording(out["recording"])
-            out["status"] = rec["status"] if rec else None
-            if rec and rec.get("analysis"):
-                out["metrics"] = {k: rec["analysis"]["metrics"].get(k) for k in (
-                    "duration", "talk_time", "customer_talk_time", "agent_talk_time", "crosstalk_time",
-                    "silence_time")}
-            jobs = [j for j in store.get_conversation(out["conversation"])["jobs"] if j["state"] == "failed"]
-            if jobs:
-                out["failed_jobs"] = jobs
+        out = ingest_recording(store, recording, task=task, conversation=conversation, wait=wait)
     finally:
         store.close()
     if as_json:
