@@ -297,9 +297,14 @@ def _api(store: Store) -> APIRouter:
     @r.post("/recordings", status_code=202,
             summary="Upload a dual-channel recording (multipart: file, optional task_attributes JSON)")
     async def upload(file: UploadFile = File(..., description="The recording (WAV, FLAC, MP3, OGG; 2 channels)"),
-                     task_attributes: str | None = Form(None, description="Flex task attributes JSON"),
-                     conversation: str | None = Form(None, description="Conversation JSON: recording media and segments")):
+                     task_attributes: UploadFile | str | None = Form(
+                         None, description="Flex task attributes JSON (a field or a file part)"),
+                     conversation: UploadFile | str | None = Form(
+                         None, description="Conversation JSON: recording media and segments (a field or a file part)")):
         from .. import ingest
+
+        task_attributes = await _form_text(task_attributes, "task_attributes")
+        conversation = await _form_text(conversation, "conversation")
 
         tmp = store.new_temp_file(suffix=Path(file.filename or "").suffix[:10])
         size = 0
@@ -318,6 +323,18 @@ def _api(store: Store) -> APIRouter:
         finally:
             tmp.unlink(missing_ok=True)
         return out
+
+    async def _form_text(value, name: str) -> str | None:
+        """A JSON form field, sent as text (``-F name=<file``) or as a file part (``-F name=@file``)."""
+        if value is None or isinstance(value, str):
+            return value
+        data = await value.read((1 << 20) + 1)
+        if len(data) > 1 << 20:
+            raise HTTPError(413, f"{name} is larger than 1 MiB", [Problem(name, "too large")])
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HTTPError(422, f"{name} is not UTF-8 text", [Problem(name, "not UTF-8 JSON text")]) from None
 
     @r.get("/status", summary="Counts and the settings in use (secrets hidden)")
     def status():
