@@ -40,7 +40,7 @@ def test_list_lists_the_ingested_calls(service):
     body = client.get("/conversations.json").json()
     assert body["total"] == len(calls)
     for row in body["rows"]:
-        assert row["status"] == "analysed", row
+        assert row["status"] == "analyzed", row
         assert row["talk_time"] > 0 and row["agents"]
         assert row["customer_share"] + row["agent_share"] == pytest.approx(100, abs=0.2)
     agent = body["rows"][0]["agents"][0]

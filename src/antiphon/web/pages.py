@@ -448,7 +448,7 @@ def conversation_view(conv: dict, config: WebConfig, media_url=None) -> dict:
         "id": cid,
         "started_at": started.isoformat().replace("+00:00", "Z") if started else None,
         "duration": duration,
-        "status": conv.get("status") or ("analysed" if a else "pending"),
+        "status": conv.get("status") or ("analyzed" if a else "pending"),
         "duplicate_of": conv.get("duplicate_of"),
         "recording": {
             "sid": conv.get("recording_sid"),

@@ -140,7 +140,7 @@ def summarize(conv: Mapping, long_silence: float) -> dict:
         "interruptions_by_agent": inter["agent"],
         "categories": views.category_names(a),
         "duplicate_of": conv.get("duplicate_of"),
-        "status": conv.get("status") or ("analysed" if a else "pending"),
+        "status": conv.get("status") or ("analyzed" if a else "pending"),
     }
 
 

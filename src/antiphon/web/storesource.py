@@ -284,13 +284,9 @@ class StoreSource:
 
 
 def _status(live: list[str], has_dups: bool) -> str:
-    if not live:
-        return "duplicate" if has_dups else "no recording"
-    if all(s == "analyzed" for s in live):
-        return "analysed"
-    if any(s == "failed" for s in live):
-        return "failed"
-    return "pending" if not any(s == "analyzed" for s in live) else "partly analysed"
+    from ..store.queries import _status as conversation_status
+
+    return conversation_status(live or (["duplicate"] if has_dups else []))
 
 
 __all__ = ["StoreSource"]
