@@ -17,6 +17,11 @@ database_option = click.option(
     help="Database URL (default: $ANTIPHON_DATABASE_URL or SQLite in the data directory).")
 
 
+def store_options(command):
+    """``--config``, ``--data-dir`` and ``--database-url``: where a command finds the store."""
+    return config_option(data_dir_option(database_option(command)))
+
+
 def settings_from(config_file=None, **overrides):
     from ..config import load_settings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ._common import emit_json, handle_errors
-from ._store import config_option, data_dir_option, database_option, open_from
+from ._store import open_from, store_options
 
 
 @click.command()
@@ -17,9 +17,7 @@ from ._store import config_option, data_dir_option, database_option, open_from
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="Run the analysis now in this process (--no-wait: leave it to the workers).")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
-@config_option
-@data_dir_option
-@database_option
+@store_options
 @handle_errors
 def ingest(recording, task, conversation, wait, as_json, config_file, data_dir, database_url):
     """Store RECORDING (a dual-channel file) in the data directory, as the upload API does.
@@ -29,11 +27,8 @@ def ingest(recording, task, conversation, wait, as_json, config_file, data_dir, 
     """
     from ..ingest import ingest_recording
 
-    store = open_from(config_file, data_dir=data_dir, database_url=database_url)
-    try:
+    with open_from(config_file, data_dir=data_dir, database_url=database_url) as store:
         out = ingest_recording(store, recording, task=task, conversation=conversation, wait=wait)
-    finally:
-        store.close()
     if as_json:
         emit_json(out)
         return

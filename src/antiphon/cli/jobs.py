@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ._common import emit_json, handle_errors
-from ._store import config_option, data_dir_option, database_option, open_from
+from ._store import open_from, store_options
 
 
 @click.group()
@@ -18,17 +18,12 @@ def jobs() -> None:
               help="Only jobs in this state.")
 @click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
-@config_option
-@data_dir_option
-@database_option
+@store_options
 @handle_errors
 def list_(state, limit, as_json, config_file, data_dir, database_url):
     """List jobs, newest first, with attempts and the last error."""
-    store = open_from(config_file, data_dir=data_dir, database_url=database_url)
-    try:
+    with open_from(config_file, data_dir=data_dir, database_url=database_url) as store:
         out = store.list_jobs(state=state, limit=limit)
-    finally:
-        store.close()
     if as_json:
         emit_json({"ok": True, **out})
         return
@@ -44,17 +39,12 @@ def list_(state, limit, as_json, config_file, data_dir, database_url):
 @jobs.command("retry")
 @click.argument("job_id", type=int)
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
-@config_option
-@data_dir_option
-@database_option
+@store_options
 @handle_errors
 def retry(job_id, as_json, config_file, data_dir, database_url):
     """Queue job JOB_ID again with its attempts reset (a running worker picks it up)."""
-    store = open_from(config_file, data_dir=data_dir, database_url=database_url)
-    try:
+    with open_from(config_file, data_dir=data_dir, database_url=database_url) as store:
         job = store.retry_job(job_id)
-    finally:
-        store.close()
     if as_json:
         emit_json({"ok": True, "job": job})
     else:

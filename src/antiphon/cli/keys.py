@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ._common import emit_json, handle_errors
-from ._store import config_option, data_dir_option, database_option, open_from
+from ._store import open_from, store_options
 
 
 @click.group()
@@ -16,17 +16,12 @@ def keys() -> None:
 @keys.command("create")
 @click.option("--name", required=True, help="What the key is for, e.g. 'qa-dashboard'.")
 @click.option("--json", "as_json", is_flag=True, help='Print {"id", "secret"} as JSON.')
-@config_option
-@data_dir_option
-@database_option
+@store_options
 @handle_errors
 def create(name, as_json, config_file, data_dir, database_url):
     """Create a key and print its id and secret (the secret is shown only once)."""
-    store = open_from(config_file, data_dir=data_dir, database_url=database_url)
-    try:
+    with open_from(config_file, data_dir=data_dir, database_url=database_url) as store:
         key = store.create_key(name)
-    finally:
-        store.close()
     if as_json:
         emit_json({"id": key["id"], "secret": key["secret"]})
     else:
@@ -38,17 +33,12 @@ def create(name, as_json, config_file, data_dir, database_url):
 
 @keys.command("list")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
-@config_option
-@data_dir_option
-@database_option
+@store_options
 @handle_errors
 def list_(as_json, config_file, data_dir, database_url):
     """List keys (never their secrets)."""
-    store = open_from(config_file, data_dir=data_dir, database_url=database_url)
-    try:
+    with open_from(config_file, data_dir=data_dir, database_url=database_url) as store:
         rows = store.list_keys()
-    finally:
-        store.close()
     if as_json:
         emit_json({"ok": True, "keys": rows})
         return
@@ -60,17 +50,12 @@ def list_(as_json, config_file, data_dir, database_url):
 @keys.command("revoke")
 @click.argument("key_id")
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
-@config_option
-@data_dir_option
-@database_option
+@store_options
 @handle_errors
 def revoke(key_id, as_json, config_file, data_dir, database_url):
     """Revoke a key; requests with it are refused from now on."""
-    store = open_from(config_file, data_dir=data_dir, database_url=database_url)
-    try:
+    with open_from(config_file, data_dir=data_dir, database_url=database_url) as store:
         out = store.revoke_key(key_id)
-    finally:
-        store.close()
     if as_json:
         emit_json({"ok": True, **out})
     else:

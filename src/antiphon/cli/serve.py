@@ -6,7 +6,7 @@ import click
 
 from ..errors import MissingDependency
 from ._common import handle_errors
-from ._store import config_option, data_dir_option, database_option, settings_from
+from ._store import settings_from, store_options
 
 
 def _need_server():
@@ -24,9 +24,7 @@ def _need_server():
 @click.option("--workers", type=click.IntRange(0), default=None,
               help="Job worker processes to run alongside (default: $ANTIPHON_WORKERS or 1; 0: none).")
 @click.option("--public-url", default=None, help="URL Twilio calls (for webhook signatures behind a proxy).")
-@config_option
-@data_dir_option
-@database_option
+@store_options
 @handle_errors
 def serve(host, port, workers, public_url, config_file, data_dir, database_url):
     """Run the HTTP service: Twilio webhooks, uploads, JSON API, media and web pages.
@@ -46,9 +44,7 @@ def serve(host, port, workers, public_url, config_file, data_dir, database_url):
 @click.option("--workers", type=click.IntRange(1), default=None,
               help="Worker processes (default: $ANTIPHON_WORKERS or 1).")
 @click.option("--once", is_flag=True, help="Run the due jobs in this process and exit when none is left.")
-@config_option
-@data_dir_option
-@database_option
+@store_options
 @handle_errors
 def worker(workers, once, config_file, data_dir, database_url):
     """Run job workers (download, analyse) without the HTTP server.
