@@ -44,8 +44,14 @@ def build_analysis(wav: Path, truth_path: Path) -> dict:
         m = compute_metrics(a["speech"]["customer"], a["speech"]["agent"], w, MetricOptions(long_silence=LONG_SILENCE))
         segs.append({"worker": worker, "queue": queue, "segment_recording_offset": w[0], "window": list(w), "metrics": m})
     a["segments"] = segs
-    a["keyword_hits"] = [{"phrase": "refund", "party": "customer", "start": 35.6, "end": 36.1}]
-    a["categories"] = [{"name": "billing-dispute", "hits": [{"start": 8.0, "end": 9.2, "party": "customer"}]}]
+    # the shape antiphon.rules.evaluate gives; an unmatched category is listed but not shown
+    a["keyword_hits"] = [{"phrase": "refund", "party": "customer", "start": 35.6, "end": 36.1,
+                          "text": "I want a refund", "category": None}]
+    a["categories"] = [
+        {"name": "billing-dispute", "matched": True,
+         "evidence": [{"rule": "phrase", "start": 8.0, "end": 9.2, "party": "customer", "text": "charged twice"}]},
+        {"name": "escalation", "matched": False, "evidence": []},
+    ]
     return a
 
 

@@ -49,6 +49,8 @@ def test_list_json_filters_sort_and_pages(client):
     assert [row["id"] for row in found["rows"]] == ["CONV-023"]
     cat = client.get("/conversations.json?category=billing-dispute").json()
     assert [row["id"] for row in cat["rows"]] == ["CONV-SUPPORT"]
+    assert cat["rows"][0]["categories"] == ["billing-dispute"]  # not the unmatched "escalation"
+    assert client.get("/conversations.json?category=escalation").json()["total"] == 0
 
 
 def test_json_by_accept_header_and_format_param(client):

@@ -218,36 +218,40 @@ def transcript_turns(analysis: Mapping) -> list[dict]:
     return turns
 
 
+def _matched(analysis: Mapping) -> list[Mapping]:
+    """The categories a call matched, as :func:`antiphon.rules.evaluate` gives them."""
+    return [c for c in analysis.get("categories") or []
+            if isinstance(c, Mapping) and c.get("name") and c.get("matched", True)]
+
+
+def _span(h: Mapping) -> tuple[float, float]:
+    start = round(float(h["start"]), 3)
+    return start, round(float(h.get("end", start)), 3)
+
+
 def markers(analysis: Mapping) -> list[dict]:
-    """Keyword and category hits as timeline markers ``{kind, label, start, end, party}``."""
+    """Keyword hits and matched categories' evidence as timeline markers ``{kind, label, start, end, party}``."""
     out = []
     for h in analysis.get("keyword_hits") or []:
         if isinstance(h, Mapping) and isinstance(h.get("start"), (int, float)):
-            out.append({"kind": "keyword", "label": h.get("phrase") or h.get("keyword") or "",
-                        "start": round(float(h["start"]), 3),
-                        "end": round(float(h.get("end", h["start"])), 3),
+            start, end = _span(h)
+            out.append({"kind": "keyword", "label": h.get("phrase") or "", "start": start, "end": end,
                         "party": h.get("party"), "category": h.get("category")})
-    for c in analysis.get("categories") or []:
-        if not isinstance(c, Mapping):
-            continue
-        name = c.get("name") or c.get("category") or ""
-        for h in c.get("hits") or c.get("matches") or []:
+    for c in _matched(analysis):
+        for h in c.get("evidence") or []:
             if isinstance(h, Mapping) and isinstance(h.get("start"), (int, float)):
-                out.append({"kind": "category", "label": name,
-                            "start": round(float(h["start"]), 3),
-                            "end": round(float(h.get("end", h["start"])), 3),
-                            "party": h.get("party"), "category": name})
+                start, end = _span(h)
+                out.append({"kind": "category", "label": c["name"], "start": start, "end": end,
+                            "party": h.get("party"), "category": c["name"]})
     out.sort(key=lambda m: m["start"])
     return out
 
 
 def category_names(analysis: Mapping) -> list[str]:
-    names = []
-    for c in analysis.get("categories") or []:
-        n = c if isinstance(c, str) else (c.get("name") or c.get("category")) if isinstance(c, Mapping) else None
-        if n and n not in names:
-            names.append(str(n))
-    return names
+    """Names of the categories the call matched (stored analyses may list them as plain names)."""
+    names = [c for c in analysis.get("categories") or [] if isinstance(c, str)]
+    names += [str(c["name"]) for c in _matched(analysis)]
+    return list(dict.fromkeys(names))
 
 
 def segment_rows(analysis: Mapping, stored: list[Mapping] | None = None) -> list[dict]:
