@@ -41,6 +41,14 @@ def test_reference_event_is_accepted_when_signed_by_twilio(post_webhook, flex_di
     assert [j["key"] for j in jobs] == ["fetch:RE7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d"]
 
 
+@pytest.mark.parametrize("path", ["/twilio/taskrouter/", "/twilio/recording-status/"])
+def test_a_trailing_slash_is_answered_not_redirected(post_webhook, flex_dir, path):
+    name = "event_reservation_completed.form" if "taskrouter" in path else "recording_status_callback.form"
+    r = post_webhook(path, read_form(flex_dir / name))
+    assert r.status_code == 200, r.text
+    assert post_webhook(path, read_form(flex_dir / name), signature="forged").status_code == 403
+
+
 @pytest.mark.parametrize("signature", [None, "", "Zm9yZ2Vk", "forged"])
 def test_forged_or_missing_signature_is_refused_and_nothing_stored(post_webhook, flex_dir, store, signature):
     params = read_form(flex_dir / "event_reservation_completed.form")

@@ -219,6 +219,10 @@ def _webhooks(store: Store) -> APIRouter:
         params = await _verified_params(request)
         return await run_in_threadpool(ingest.handle_recording_status, store, dict(params))
 
+    # A URL configured in Twilio with a trailing slash is answered, not redirected: Twilio
+    # signs the URL it posts to, and a redirect would lose the POST.
+    r.add_api_route("/twilio/taskrouter/", taskrouter, methods=["POST"], include_in_schema=False)
+    r.add_api_route("/twilio/recording-status/", recording_status, methods=["POST"], include_in_schema=False)
     return r
 
 
