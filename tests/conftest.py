@@ -48,3 +48,17 @@ def wav_writer(tmp_path):
         return write_wav(tmp_path / name, data, sample_rate, subtype)
 
     return make
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In CI (and under ``make test``, which installs everything) a skipped test is a failure."""
+    if not os.environ.get("CI"):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped and session.exitstatus == 0:
+        reporter.ensure_newline()
+        for rep in skipped:
+            reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else rep.longrepr
+            reporter.write_line(f"SKIPPED IN CI (a failure here): {rep.nodeid}: {reason}", red=True)
+        session.exitstatus = 1
