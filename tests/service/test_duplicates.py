@@ -96,3 +96,25 @@ def test_similarity_scores():
     assert similarity(a, Candidate("D", t + timedelta(seconds=60), 30, speech)) == 0.0  # no overlap
     assert similarity(a, Candidate("E", None, 30, speech)) == 0.0
     assert similarity(Candidate("F", None, 1, {}, "x"), Candidate("G", None, 1, {}, "x")) == 1.0
+
+
+def test_conversation_page_offers_each_recording(store, client, harper, tmp_path):
+    """The player opens the kept recording; the picker opens the duplicate with its own analysis."""
+    import re
+
+    ingest_file(store, harper[0], task=attrs(1, "2026-11-02T15:00:00Z"))
+    copy = plugin_copy(harper[0], tmp_path / "plugin.wav", skip=2.0, gain=0.6)
+    ingest_file(store, copy, task=attrs(2, "2026-11-02T15:00:02.400Z"))
+    run_jobs(store)
+    kept, dup = f"RE{1:032x}", f"RE{2:032x}"
+    page = client.get(f"/conversations/{CONV}")
+    assert page.status_code == 200
+    links = re.findall(r'href="\?recording=(RE[0-9a-f]{32})"', page.text)
+    assert sorted(links) == [kept, dup]
+    assert client.get(f"/conversations/{CONV}.json").json()["recording"]["sid"] == kept
+    other = client.get(f"/conversations/{CONV}.json", params={"recording": dup}).json()
+    assert other["recording"]["sid"] == dup
+    assert other["duration"] < client.get(f"/conversations/{CONV}.json").json()["duration"]
+    assert dup in other["recording"]["media_url"] and dup in other["recording"]["peaks_url"]
+    missing = client.get(f"/conversations/{CONV}.json", params={"recording": "RE" + "0" * 32})
+    assert missing.status_code == 404 and missing.json()["ok"] is False

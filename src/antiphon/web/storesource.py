@@ -201,6 +201,12 @@ class StoreSource:
         chosen = None
         if recording_sid:
             chosen = next((r for r in recs if r["sid"] == recording_sid), None)
+            if chosen is None:
+                from ..errors import Problem
+                from ..store import NotFound
+
+                raise NotFound(f"conversation {conversation_id} has no recording {recording_sid}",
+                               [Problem("recording", f"not one of: {', '.join(r['sid'] for r in recs) or 'none'}")])
         if chosen is None and c.get("primary_recording"):
             chosen = next((r for r in recs if r["sid"] == c["primary_recording"]), None)
         if chosen is None:
