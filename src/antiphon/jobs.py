@@ -422,7 +422,7 @@ class Worker:
         return done
 
 
-def _worker_main(settings: Settings, index: int) -> None:
+def _worker_main(settings: Settings, index: int, parent: int) -> None:
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s worker-{index} %(levelname)s %(message)s")
     store = open_store(settings, migrate=False)
     w = Worker(store)
@@ -432,10 +432,26 @@ def _worker_main(settings: Settings, index: int) -> None:
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
+    threading.Thread(target=_stop_with_parent, args=(w, parent), name="parent-watch", daemon=True).start()
     try:
         w.run()
     finally:
         store.close()
+
+
+def _stop_with_parent(worker: Worker, parent: int) -> None:
+    """A pool worker whose parent died (killed with SIGKILL, say) finishes its job and exits.
+
+    ``parent`` is the pool's pid as the pool knew it, so a parent that died
+    while this process was still starting is noticed too.
+    """
+    while True:
+        if os.getppid() != parent:
+            log.warning("worker %s: the process that started it is gone; stopping", worker.id)
+            worker.stop()
+            return
+        if worker._stop.wait(1.0):
+            return
 
 
 def run_workers(settings: Settings, n: int | None = None, stop: threading.Event | None = None) -> None:
@@ -450,7 +466,7 @@ def run_workers(settings: Settings, n: int | None = None, stop: threading.Event 
     procs: dict[int, mp.Process] = {}
 
     def start(i: int) -> None:
-        p = ctx.Process(target=_worker_main, args=(settings, i), name=f"antiphon-worker-{i}", daemon=True)
+        p = ctx.Process(target=_worker_main, args=(settings, i, os.getpid()), name=f"antiphon-worker-{i}", daemon=True)
         p.start()
         procs[i] = p
 

@@ -90,3 +90,46 @@ def test_serve_runs_workers_and_stops_on_sigterm(tmp_path):
             raise
     assert proc.returncode == 0, err
     assert f"{base}/twilio/taskrouter" in err and f"{base}/twilio/recording-status" in err
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            out += [int(x) for x in f.read().split()]
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_worker_processes_exit_when_serve_is_killed(tmp_path):
+    """SIGKILL gives serve no chance to stop its pool: the workers notice and exit by themselves."""
+    env = _env(tmp_path, ANTIPHON_AUTH="off")
+    proc = subprocess.Popen([sys.executable, "-m", "antiphon", "serve", "--port", str(free_port()),
+                             "--workers", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        workers: list[int] = []
+        while time.monotonic() < deadline:
+            # the pool's processes run `multiprocessing.spawn`; its resource tracker does not
+            workers = [c for c in _children(proc.pid) if b"spawn_main" in open(f"/proc/{c}/cmdline", "rb").read()]
+            if len(workers) == 2:
+                break
+            time.sleep(0.2)
+        assert len(workers) == 2, "the worker pool did not start"
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 20
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = [w for w in workers if _alive(w)]
+    for w in left:
+        os.kill(w, signal.SIGKILL)
+    assert not left, "worker processes outlived the killed server"
