@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from .analysis import analyze
+from .errors import MissingDependency
 from .report import format_analysis
 from .samples import sample_calls
 
@@ -44,16 +45,6 @@ class DemoOptions:
     port: int = 8000
 
 
-def _server_installed() -> bool:
-    try:
-        import fastapi  # noqa: F401
-        import sqlalchemy  # noqa: F401
-        import uvicorn  # noqa: F401
-    except ModuleNotFoundError:
-        return False
-    return True
-
-
 def run_demo(echo: Callable[[str], None] = print, options: DemoOptions | None = None) -> list[dict]:
     """Analyse (and store, and serve) every bundled sample call; return the analysis dicts."""
     opts = options or DemoOptions()
@@ -66,9 +57,10 @@ def run_demo(echo: Callable[[str], None] = print, options: DemoOptions | None = 
         echo("")
     if not (opts.store or opts.serve):
         return results
-    if not _server_installed():
-        echo("To store these calls and open them in the web player, install the server extra: "
-             "pip install 'antiphon[server]'")
+    try:
+        MissingDependency.require(("fastapi", "sqlalchemy", "uvicorn"), "Storing and showing the calls", "server")
+    except MissingDependency as exc:
+        echo(exc.message)
         return results
 
     from .config import load_settings

@@ -80,6 +80,17 @@ class MissingDependency(AntiphonError):
         )
         self.extra = extra
 
+    @classmethod
+    def require(cls, modules: tuple[str, ...], what: str, extra: str) -> None:
+        """Raise this error, naming the extra to install, unless every module imports."""
+        import importlib
+
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except ModuleNotFoundError:
+                raise cls(what, extra) from None
+
 
 @dataclass
 class Warnings:

@@ -19,15 +19,32 @@ def test_import_antiphon_does_not_load_the_service_stack():
 
 
 @pytest.mark.parametrize("missing", ["fastapi", "uvicorn", "sqlalchemy"])
-def test_serve_without_the_server_extra_says_how_to_install_it(monkeypatch, missing):
-    from antiphon.cli.serve import _need_server
+def test_serve_without_the_server_extra_says_how_to_install_it(monkeypatch, missing, tmp_path):
+    from click.testing import CliRunner
+
+    from antiphon.cli import main
+    from antiphon.cli.serve import SERVER_MODULES
 
     monkeypatch.setitem(sys.modules, missing, None)  # import fails as if not installed
     with pytest.raises(MissingDependency) as e:
-        _need_server()
+        MissingDependency.require(SERVER_MODULES, "The HTTP service", "server")
     assert e.value.message == ("The HTTP service needs the optional 'server' extra: "
                                "pip install 'antiphon[server]'")
     assert e.value.to_dict()["status"] == 501
+    r = CliRunner().invoke(main, ["serve", "--data-dir", str(tmp_path)])
+    assert r.exit_code == 2 and e.value.message in r.output
+
+
+def test_demo_without_the_server_extra_prints_the_reports_and_the_hint(monkeypatch, tmp_path):
+    from antiphon.demo import DemoOptions, run_demo
+
+    monkeypatch.setitem(sys.modules, "fastapi", None)
+    lines = []
+    run_demo(echo=lines.append, options=DemoOptions(data_dir=tmp_path / "demo"))
+    assert "customer_talk_time" in "\n".join(lines)
+    assert lines[-1] == ("Storing and showing the calls needs the optional 'server' extra: "
+                         "pip install 'antiphon[server]'")
+    assert not (tmp_path / "demo").exists()
 
 
 def test_store_commands_without_the_extra(monkeypatch, tmp_path):

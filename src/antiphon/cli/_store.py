@@ -30,10 +30,7 @@ def settings_from(config_file=None, **overrides):
 
 def open_from(config_file=None, **overrides):
     """Settings from file/env/options, then the (migrated) store."""
-    try:
-        import sqlalchemy  # noqa: F401
-    except ModuleNotFoundError:
-        raise MissingDependency("The store", "server") from None
+    MissingDependency.require(("sqlalchemy",), "The store", "server")
     from ..store import open_store
 
     return open_store(settings_from(config_file, **overrides))

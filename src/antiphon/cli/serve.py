@@ -9,13 +9,7 @@ from ._common import handle_errors
 from ._store import settings_from, store_options
 
 
-def _need_server():
-    try:
-        import fastapi  # noqa: F401
-        import sqlalchemy  # noqa: F401
-        import uvicorn  # noqa: F401
-    except ModuleNotFoundError:
-        raise MissingDependency("The HTTP service", "server") from None
+SERVER_MODULES = ("fastapi", "sqlalchemy", "uvicorn")
 
 
 @click.command()
@@ -32,7 +26,7 @@ def serve(host, port, workers, public_url, config_file, data_dir, database_url):
     Migrates the database, then serves with uvicorn; a local pool of worker
     processes downloads and analyses recordings.
     """
-    _need_server()
+    MissingDependency.require(SERVER_MODULES, "The HTTP service", "server")
     from ..server import serve as run_server
 
     settings = settings_from(config_file, data_dir=data_dir, database_url=database_url, host=host, port=port,
@@ -52,10 +46,7 @@ def worker(workers, once, config_file, data_dir, database_url):
     Start as many as the machine has cores for, on as many machines as share
     the database (PostgreSQL) and the data directory.
     """
-    try:
-        import sqlalchemy  # noqa: F401
-    except ModuleNotFoundError:
-        raise MissingDependency("The job workers", "server") from None
+    MissingDependency.require(("sqlalchemy",), "The job workers", "server")
     from ..jobs import work
 
     settings = settings_from(config_file, data_dir=data_dir, database_url=database_url, workers=workers)
