@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from .analysis import analyze
-from .errors import MissingDependency
+from .errors import SERVER_MODULES, MissingDependency
 from .report import format_analysis
 from .samples import sample_calls
 
@@ -58,7 +58,7 @@ def run_demo(echo: Callable[[str], None] = print, options: DemoOptions | None = 
     if not (opts.store or opts.serve):
         return results
     try:
-        MissingDependency.require(("fastapi", "sqlalchemy", "uvicorn"), "Storing and showing the calls", "server")
+        MissingDependency.require(SERVER_MODULES, "Storing and showing the calls", "server")
     except MissingDependency as exc:
         echo(exc.message)
         return results
@@ -73,9 +73,8 @@ def run_demo(echo: Callable[[str], None] = print, options: DemoOptions | None = 
     with open_store(settings) as store:
         for call in calls:
             out = ingest_recording(store, call.audio, task=call.task, conversation=call.conversation)
-            if out.get("failed_jobs"):
-                for job in out["failed_jobs"]:
-                    echo(f"{call.name}: job {job['kind']} failed: {job['last_error']}")
+            for job in out.get("failed_jobs", []):
+                echo(f"{call.name}: job {job['kind']} failed: {job['last_error']}")
             urls.append(f"http://{opts.host}:{opts.port}/conversations/{out['conversation']}")
     echo(f"Stored {len(calls)} calls in {opts.data_dir} (SQLite, local files).")
     if not opts.serve:

@@ -69,6 +69,10 @@ class MetadataError(AntiphonError):
     status = 422
 
 
+# What the ``server`` extra brings that the service, the store and the demo import.
+SERVER_MODULES = ("fastapi", "sqlalchemy", "uvicorn")
+
+
 class MissingDependency(AntiphonError):
     """An optional extra is not installed; the message says how to install it."""
 

@@ -46,6 +46,7 @@ from .store.models import Analysis, Category, Conversation, Recording, Segment, 
 __all__ = ["Worker", "run_job", "run_workers", "work", "Permanent", "HANDLERS"]
 
 log = logging.getLogger("antiphon.jobs")
+LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
 
 class Permanent(AntiphonError):
@@ -497,7 +498,7 @@ def work(settings: Settings, *, once: bool = False) -> int:
     until SIGTERM or Ctrl-C (one runs in this process). With ``once``, runs
     the due jobs here and returns when none is left.
     """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     store = open_store(settings)  # migrates once, before the processes start
     if once:
         try:

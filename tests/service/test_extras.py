@@ -23,7 +23,7 @@ def test_serve_without_the_server_extra_says_how_to_install_it(monkeypatch, miss
     from click.testing import CliRunner
 
     from antiphon.cli import main
-    from antiphon.cli.serve import SERVER_MODULES
+    from antiphon.errors import SERVER_MODULES
 
     monkeypatch.setitem(sys.modules, missing, None)  # import fails as if not installed
     with pytest.raises(MissingDependency) as e:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ..errors import MissingDependency
+from ..errors import SERVER_MODULES, MissingDependency
 from ._common import handle_errors
 from ._store import settings_from, store_options
-
-
-SERVER_MODULES = ("fastapi", "sqlalchemy", "uvicorn")
 
 
 @click.command()

@@ -11,9 +11,6 @@ from ..config import Settings
 
 __all__ = ["serve"]
 
-LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
-
-
 def serve(settings: Settings, *, echo: Callable[[str], None] = print) -> None:
     """Migrate the store, then serve HTTP with uvicorn until interrupted.
 
@@ -23,7 +20,7 @@ def serve(settings: Settings, *, echo: Callable[[str], None] = print) -> None:
     """
     import uvicorn
 
-    from ..jobs import run_workers
+    from ..jobs import LOG_FORMAT, run_workers
     from ..store import open_store
     from .app import create_app
 
